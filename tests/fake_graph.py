@@ -1,0 +1,482 @@
+"""A fake of Meta's Graph API, served over real HTTP on 127.0.0.1.
+
+It answers the way Meta documents and does: two hosts (graph.instagram.com takes only
+Instagram-login tokens, IG…; graph.facebook.com only Facebook-login ones, EAA…), versioned
+``/{version}/{ig-user-id}/media`` pages with opaque cursors and an absolute ``paging.next``
+that carries the token, pinned posts atop the grid, errors in Meta's envelope with Meta's
+HTTP statuses and codes, ``X-App-Usage`` and ``X-Business-Use-Case-Usage`` headers, token
+refresh and exchange endpoints. Tests, the benchmark and a person trying the tool all use it:
+
+    python -m tests.fake_graph --accounts 5 --posts 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+DEFAULT_LIMIT = 25  # Meta's page size when no limit is asked for
+MAX_LIMIT = 100
+TOKEN_LIFETIME = timedelta(days=60)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def meta_time(moment: datetime) -> str:
+    """Meta's timestamp format: 2025-09-27T07:19:10+0000."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+@dataclass
+class FakePost:
+    id: str
+    timestamp: datetime
+    caption: str | None = None
+    media_type: str = "IMAGE"
+    permalink: str = ""
+    has_media_url: bool = True  # Meta omits media_url for media with copyrighted music
+    extra: dict[str, Any] = field(default_factory=dict)  # raw fields that override the rest
+
+
+@dataclass
+class Token:
+    value: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, used up by the next matching request."""
+
+    kind: str  # error | slow | drop | html | not_json | body | foreign_next | hold
+    endpoint: str = "media"  # media | refresh
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FakeAccount:
+    ig_user_id: str
+    username: str
+    tokens: dict[str, Token]
+    posts: list[FakePost]  # newest first, as /media lists them
+    pinned: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    app_scoped_id: str = ""
+
+    @property
+    def token(self) -> str:
+        """The newest token Meta issued for this account."""
+        return max(self.tokens.values(), key=lambda t: t.issued_at).value
+
+    def grid(self) -> list[FakePost]:
+        """/media order: pinned posts first, then the rest, newest first."""
+        pinned = [p for pid in self.pinned for p in self.posts if p.id == pid]
+        return pinned + [p for p in self.posts if p.id not in self.pinned]
+
+
+@dataclass
+class Request:
+    """A request the fake received, for tests to assert on."""
+
+    host: str  # instagram | facebook
+    path: str
+    params: dict[str, str]
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, message: str, code: int, subcode: int | None = None, kind: str = "OAuthException"):
+        super().__init__(message)
+        self.status, self.message, self.code, self.subcode, self.kind = status, message, code, subcode, kind
+
+    def envelope(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.kind, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        error["fbtrace_id"] = "A" + secrets.token_urlsafe(15)
+        return {"error": error}
+
+
+def _encode_cursor(media_id: str) -> str:
+    return base64.urlsafe_b64encode(f"media:{media_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        raw = ""
+    if not raw.startswith("media:"):
+        raise GraphError(400, "Invalid parameter: the cursor is not valid", 100)
+    return raw[len("media:") :]
+
+
+class FakeGraph:
+    """The shared state of both fake hosts, and the knobs tests turn."""
+
+    def __init__(self, app_id: str = "1234567890", app_secret: str = "fake-app-secret-0000") -> None:
+        self.app_id, self.app_secret = app_id, app_secret
+        self.accounts: dict[str, FakeAccount] = {}
+        self.requests: list[Request] = []
+        self.latency = 0.0  # seconds added to every answer
+        self.app_usage = {"call_count": 1, "total_cputime": 1, "total_time": 1}
+        self.omit_expires_in = False  # Facebook's exchange answer may lack expires_in
+        self.cdn_epoch = 0  # bump to make every media_url change, as Meta's signed CDN links do
+        self.released = threading.Event()  # opens "hold" faults
+        self.held = threading.Event()  # set when a request is being held
+        self._lock = threading.Lock()
+        self._servers: dict[str, ThreadingHTTPServer] = {}
+        self._next_id = 17_900_000_000_000_000
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> FakeGraph:
+        for host in ("instagram", "facebook"):
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, host))
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers[host] = server
+        return self
+
+    def stop(self) -> None:
+        self.released.set()
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+
+    def url(self, host: str) -> str:
+        address = self._servers[host].server_address
+        return f"http://{address[0]}:{address[1]}"
+
+    @property
+    def instagram_url(self) -> str:
+        return self.url("instagram")
+
+    @property
+    def facebook_url(self) -> str:
+        return self.url("facebook")
+
+    # -- building accounts -------------------------------------------------
+
+    def new_media_id(self) -> str:
+        with self._lock:
+            self._next_id += 1
+            return str(self._next_id)
+
+    def add_account(
+        self,
+        username: str,
+        *,
+        posts: int = 0,
+        login: str = "instagram",
+        token_age: timedelta = timedelta(days=10),
+        newest: datetime | None = None,
+        spacing: timedelta = timedelta(hours=6),
+    ) -> FakeAccount:
+        """An account with ``posts`` posts, the newest at ``newest`` and each older by ``spacing``."""
+        ig_user_id = f"178414{len(self.accounts) + 40000000000:011d}"
+        prefix = "EAA" if login == "facebook" else "IGAA"
+        issued = _now() - token_age
+        token = Token(f"{prefix}{secrets.token_hex(16)}", issued, issued + TOKEN_LIFETIME)
+        account = FakeAccount(ig_user_id, username, {token.value: token}, [], app_scoped_id=f"2{ig_user_id[1:]}")
+        self.accounts[ig_user_id] = account
+        newest = newest or _now() - timedelta(hours=1)
+        for n in range(posts):
+            account.posts.append(self.make_post(username, newest - n * spacing, posts - n))
+        return account
+
+    def make_post(self, username: str, moment: datetime, number: int, **kwargs: Any) -> FakePost:
+        media_id = self.new_media_id()
+        media_type = kwargs.pop("media_type", ("IMAGE", "VIDEO", "CAROUSEL_ALBUM")[number % 3])
+        return FakePost(
+            id=media_id,
+            timestamp=moment,
+            caption=kwargs.pop("caption", f"{username} post #{number}: see you at the next event!"),
+            media_type=media_type,
+            permalink=f"https://www.instagram.com/p/C{media_id[-9:]}/",
+            **kwargs,
+        )
+
+    def publish(self, account: FakeAccount, count: int = 1, *, at: datetime | None = None) -> list[FakePost]:
+        """New posts appear at the top of the grid, newest first, a minute apart after the newest one."""
+        newest = max((p.timestamp for p in account.posts), default=_now() - timedelta(days=1))
+        at = at or newest + timedelta(minutes=count)
+        start = len(account.posts)
+        new = [self.make_post(account.username, at - timedelta(minutes=n), start + count - n) for n in range(count)]
+        account.posts[:0] = new
+        return new
+
+    def fault(
+        self, account: FakeAccount, kind: str, *, endpoint: str = "media", times: int = 1, **options: Any
+    ) -> None:
+        account.faults.extend(Fault(kind, endpoint, options) for _ in range(times))
+
+    def media_requests(self, account: FakeAccount | None = None) -> list[Request]:
+        return [
+            r
+            for r in list(self.requests)
+            if r.path.endswith("/media") and (account is None or f"/{account.ig_user_id}/" in r.path)
+        ]
+
+    # -- answering ---------------------------------------------------------
+
+    def media_url(self, post: FakePost) -> str:
+        expiry = f"{0x68000000 + self.cdn_epoch * 3600:08x}"
+        return f"https://scontent.cdninstagram.com/v/t51.29350-15/{post.id}_n.jpg?_nc_ht=scontent&oe={expiry}"
+
+    def token_owner(self, host: str, token: str | None) -> tuple[FakeAccount, Token]:
+        """The account a token belongs to, checked as Meta checks it."""
+        if not token:
+            raise GraphError(
+                400, "An active access token must be used to query information about the current user.", 2500
+            )
+        wrong_kind = token.startswith("EAA") != (host == "facebook")
+        for account in self.accounts.values():
+            found = account.tokens.get(token)
+            if found and not wrong_kind:
+                if found.expires_at <= _now():
+                    stamp = found.expires_at.strftime("%A, %d-%b-%y %H:%M:%S UTC")
+                    raise GraphError(400, f"Error validating access token: Session has expired on {stamp}.", 190, 463)
+                return account, found
+        raise GraphError(400, "Invalid OAuth access token - Cannot parse access token", 190)
+
+    def media_page(self, base: str, version: str, path_id: str, params: dict[str, str], host: str) -> dict[str, Any]:
+        account, _ = self.token_owner(host, params.get("access_token"))
+        if path_id != account.ig_user_id:
+            raise GraphError(
+                400,
+                f"Unsupported get request. Object with ID '{path_id}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation.",
+                100,
+                33,
+                "GraphMethodException",
+            )
+        grid = account.grid()
+        start = 0
+        if params.get("after"):
+            after_id = _decode_cursor(params["after"])
+            ids = [p.id for p in grid]
+            if after_id not in ids:
+                raise GraphError(400, "Invalid parameter: the cursor is not valid", 100)
+            start = ids.index(after_id) + 1
+        try:
+            limit = min(int(params.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        except ValueError:
+            raise GraphError(400, "(#100) Param limit must be a number", 100) from None
+        fields = [f for f in params.get("fields", "id").split(",") if f]
+        chunk = grid[start : start + limit]
+        body: dict[str, Any] = {"data": [self.render(post, fields) for post in chunk]}
+        if chunk:
+            body["paging"] = {"cursors": {"before": _encode_cursor(chunk[0].id), "after": _encode_cursor(chunk[-1].id)}}
+            if start + limit < len(grid):
+                query = {k: v for k, v in params.items() if k != "after"}
+                query.update(limit=str(limit), after=_encode_cursor(chunk[-1].id))
+                body["paging"]["next"] = f"{base}/{version}/{path_id}/media?{urlencode(query)}"
+            if start:
+                query = {k: v for k, v in params.items() if k != "after"}
+                query.update(limit=str(limit), before=_encode_cursor(chunk[0].id))
+                body["paging"]["previous"] = f"{base}/{version}/{path_id}/media?{urlencode(query)}"
+        return body
+
+    def render(self, post: FakePost, fields: list[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "id": post.id,
+            "caption": post.caption,
+            "media_type": post.media_type,
+            "media_url": self.media_url(post) if post.has_media_url else None,
+            "permalink": post.permalink,
+            "timestamp": meta_time(post.timestamp),
+        }
+        values.update(post.extra)
+        return {f: values[f] for f in fields if values.get(f) is not None}
+
+    def refresh(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("grant_type") != "ig_refresh_token":
+            raise GraphError(400, "Unsupported grant_type", 100)
+        account, token = self.token_owner("instagram", params.get("access_token"))
+        if _now() - token.issued_at < timedelta(hours=24):
+            raise GraphError(400, "The access token must be at least 24 hours old to be refreshed", 100)
+        return self.issue(account, "IGAA")
+
+    def exchange_fb(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("grant_type") != "fb_exchange_token":
+            raise GraphError(400, "Unsupported grant_type", 100)
+        if params.get("client_id") != self.app_id:
+            raise GraphError(400, "Error validating application. Invalid application ID.", 101)
+        if params.get("client_secret") != self.app_secret:
+            raise GraphError(400, "Error validating client secret.", 1)
+        account, _ = self.token_owner("facebook", params.get("fb_exchange_token"))
+        answer = self.issue(account, "EAA")
+        if self.omit_expires_in:
+            answer.pop("expires_in")
+        return answer
+
+    def issue(self, account: FakeAccount, prefix: str) -> dict[str, Any]:
+        issued = _now()
+        token = Token(f"{prefix}{secrets.token_hex(16)}", issued, issued + TOKEN_LIFETIME)
+        account.tokens[token.value] = token
+        return {"access_token": token.value, "token_type": "bearer", "expires_in": int(TOKEN_LIFETIME.total_seconds())}
+
+    def usage_headers(self, account: FakeAccount | None) -> dict[str, str]:
+        headers = {"X-App-Usage": json.dumps(self.app_usage)}
+        if account is not None:
+            usage = {"type": "instagram", "call_count": 1, "total_cputime": 1, "total_time": 1}
+            usage["estimated_time_to_regain_access"] = 0
+            headers["X-Business-Use-Case-Usage"] = json.dumps({account.ig_user_id: [usage]})
+        return headers
+
+
+def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read their own output
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            parts = urlsplit(self.path)
+            params = dict(parse_qsl(parts.query, keep_blank_values=True))
+            graph.requests.append(Request(host, parts.path, params))
+            if graph.latency:
+                time.sleep(graph.latency)
+            base = graph.url(host)
+            account = None
+            try:
+                segments = [s for s in parts.path.split("/") if s]
+                version = segments.pop(0) if segments and segments[0].startswith("v") and "." in segments[0] else None
+                if segments == ["refresh_access_token"] and host == "instagram":
+                    account, _ = graph.token_owner(host, params.get("access_token"))
+                    if self.apply_fault(account, "refresh", base, params):
+                        return
+                    body = graph.refresh(params)
+                elif segments == ["oauth", "access_token"] and host == "facebook":
+                    account, _ = graph.token_owner(host, params.get("fb_exchange_token"))
+                    if self.apply_fault(account, "refresh", base, params):
+                        return
+                    body = graph.exchange_fb(params)
+                elif len(segments) == 2 and segments[1] == "media":
+                    account = graph.accounts.get(segments[0])
+                    if account and self.apply_fault(account, "media", base, params):
+                        return
+                    body = graph.media_page(base, version or "v25.0", segments[0], params, host)
+                else:
+                    raise GraphError(400, f"Unknown path components: {parts.path}", 2500)
+            except GraphError as exc:
+                self.send_json(exc.status, exc.envelope(), graph.usage_headers(account))
+                return
+            self.send_json(200, body, graph.usage_headers(account))
+
+        def apply_fault(self, account: FakeAccount, endpoint: str, base: str, params: dict[str, str]) -> bool:
+            """Play the account's next scripted fault for this endpoint; True when it answered."""
+            fault = next((f for f in account.faults if f.endpoint == endpoint), None)
+            if fault is None:
+                return False
+            opts = fault.options
+            if opts.get("skip"):  # let this many matching requests through first
+                opts["skip"] -= 1
+                return False
+            account.faults.remove(fault)
+            if fault.kind == "hold":
+                graph.held.set()
+                graph.released.wait(opts.get("timeout", 30))
+                return False
+            if fault.kind == "slow":
+                time.sleep(opts.get("seconds", 2.0))
+                return False
+            if fault.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return True
+            if fault.kind == "error":
+                error = GraphError(
+                    opts.get("status", 400),
+                    opts.get("message", "An unknown error occurred"),
+                    opts.get("code", 1),
+                    opts.get("subcode"),
+                    opts.get("type", "OAuthException"),
+                )
+                body = error.envelope()
+                if opts.get("is_transient") is not None:
+                    body["error"]["is_transient"] = opts["is_transient"]
+                headers = graph.usage_headers(account)
+                headers.update(opts.get("headers", {}))
+                self.send_json(error.status, body, headers)
+                return True
+            if fault.kind == "html":
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                self.send_raw(opts.get("status", 502), page, "text/html")
+                return True
+            if fault.kind == "not_json":
+                self.send_raw(200, b'{"data": [{"id": "1", ', "application/json")
+                return True
+            if fault.kind == "body":
+                self.send_json(opts.get("status", 200), opts["body"], graph.usage_headers(account))
+                return True
+            if fault.kind == "foreign_next":
+                body = graph.media_page(base, "v25.0", account.ig_user_id, params, host)
+                query = urlsplit(body["paging"]["next"]).query
+                body["paging"]["next"] = f"{opts.get('origin', 'https://graph.example.net')}/v25.0/media?{query}"
+                self.send_json(200, body, graph.usage_headers(account))
+                return True
+            raise ValueError(f"unknown fault {fault.kind}")
+
+        def send_json(self, status: int, body: Any, headers: dict[str, str]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("facebook-api-version", "v25.0")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def send_raw(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a fake Graph API with a few accounts until interrupted, for trying the tool by hand."""
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_graph", description=main.__doc__)
+    parser.add_argument("--accounts", type=int, default=5, help="how many club accounts (default 5)")
+    parser.add_argument("--posts", type=int, default=120, help="posts per account (default 120)")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay added to every answer")
+    args = parser.parse_args(argv)
+    graph = FakeGraph().start()
+    graph.latency = args.latency_ms / 1000
+    for n in range(1, args.accounts + 1):
+        graph.add_account(f"club{n}", posts=args.posts)
+    print("# Fake Graph API running. In another shell, export these and try the tool:")
+    print(f"export INSTAGRAM_GRAPH_URL={graph.instagram_url}")
+    print(f"export FACEBOOK_GRAPH_URL={graph.facebook_url}")
+    print(f"export INSTAGRAM_APP_ID={graph.app_id}")
+    print(f"export INSTAGRAM_APP_SECRET={graph.app_secret}")
+    print("# One long-lived token per fake account (made up, valid only here):")
+    for account in graph.accounts.values():
+        print(f"#   {account.username}: {account.token}")
+    print("# Ctrl-C stops the fake.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        graph.stop()
+
+
+if __name__ == "__main__":
+    main()
