@@ -146,6 +146,11 @@ def redact(text: str) -> str:
     return text
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's message, redacted and folded onto one line (libpq's span several)."""
+    return " ".join(redact(str(exc)).split())
+
+
 class _RedactingFormatter(logging.Formatter):
     """Formats log records, tracebacks included, then removes secrets from the result."""
 
@@ -552,6 +557,18 @@ CREATE TABLE IF NOT EXISTS instagram_sync_runs (
     tokens_refreshed   integer NOT NULL DEFAULT 0,
     errors             jsonb NOT NULL DEFAULT '[]'
 );
+-- Tables made by hand from the design may use TIMESTAMP: make every time zone-aware (UTC).
+DO $$
+DECLARE col record;
+BEGIN
+    FOR col IN SELECT table_name, column_name FROM information_schema.columns
+               WHERE table_schema = current_schema() AND data_type = 'timestamp without time zone'
+                 AND table_name IN ('instagram_accounts', 'instagram_posts')
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE timestamptz USING %I AT TIME ZONE ''UTC''',
+                       col.table_name, col.column_name, col.column_name);
+    END LOOP;
+END $$;
 CREATE INDEX IF NOT EXISTS instagram_sync_runs_started_idx ON instagram_sync_runs (started_at);
 """
 SCHEMA_LAST_OBJECT = "instagram_sync_runs_started_idx"  # keep it the last statement of SCHEMA
@@ -565,7 +582,7 @@ def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:
     try:
         return psycopg.connect(config.database_url, autocommit=autocommit, prepare_threshold=None, connect_timeout=15)
     except psycopg.Error as exc:
-        raise DatabaseError(f"cannot connect to the database: {redact(str(exc)).strip()}") from None
+        raise DatabaseError(f"cannot connect to the database: {_one_line(exc)}") from None
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -815,7 +832,13 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     inserted = updated = pages = 0
     while walks and pages < sync.config.max_pages_per_account:
         walk = walks[0]
-        page = fetch_media_page(sync.api, account, walk.after)
+        try:
+            page = fetch_media_page(sync.api, account, walk.after)
+        except BudgetExhausted:
+            if not pages:
+                raise  # nothing fetched: the account is skipped and goes first next run
+            log.warning("%s: request budget used up; its walk resumes next run", account.account_name)
+            break
         pages += 1
         if _walk_reached_end(page, walk):
             walks.pop(0)
@@ -853,7 +876,7 @@ def run_batch(config: Config | None = None) -> dict[str, Any]:
             presence.close()
         return summary
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise DatabaseError(f"database connection lost: {redact(str(exc)).strip()}") from None
+        raise DatabaseError(f"database connection lost: {_one_line(exc)}") from None
     finally:
         conn.close()
 
@@ -875,16 +898,12 @@ def _run_accounts(
         account, previous_checked_at = claim
         if processed + failed:
             time.sleep(config.sleep_between_accounts)
-        requests_before = sync.api.requests_made
         try:
             _sync_account(account, sync)
             record_account_result(conn, account, None)
             processed += 1
-        except BudgetExhausted:
-            if sync.api.requests_made == requests_before:  # counted with the unchecked ones below
-                release_account(conn, account, previous_checked_at)
-            else:
-                processed += 1
+        except BudgetExhausted:  # no page fetched: counted with the unchecked accounts below
+            release_account(conn, account, previous_checked_at)
         except AccountError as exc:
             message = redact(str(exc))
             log.error("%s: %s", account.account_name, message)

@@ -145,7 +145,7 @@ class FakeGraph:
         for host in ("instagram", "facebook"):
             server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, host))
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
             self._servers[host] = server
         return self
 

@@ -1,0 +1,91 @@
+"""Configuration and exit statuses: a bad setting is one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest_instagram import parse_timestamp
+
+
+def _one_error_line(result) -> str:
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_database_url_is_exit_2_naming_it(run):
+    result = run(DATABASE_URL="")
+
+    assert result.status == 2
+    assert "DATABASE_URL is not set" in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_REQUESTS_PER_RUN", "lots"),
+        ("MAX_REQUESTS_PER_RUN", "0"),
+        ("MAX_PAGES_PER_ACCOUNT", "-1"),
+        ("SLEEP_BETWEEN_ACCOUNTS", "two"),
+        ("HTTP_TIMEOUT", "0"),
+        ("INITIAL_BACKFILL_DAYS", "a month"),
+        ("INSTAGRAM_GRAPH_URL", "graph.instagram.com"),
+        ("FACEBOOK_GRAPH_URL", "ftp://graph.facebook.com"),
+        ("GRAPH_API_VERSION", "25"),
+    ],
+)
+def test_bad_setting_is_exit_2_naming_the_variable(run, name, value):
+    result = run(**{name: value})
+
+    assert result.status == 2
+    assert name in _one_error_line(result)
+
+
+def test_unreachable_database_is_exit_2_without_the_password(run):
+    result = run(DATABASE_URL="postgresql://ingest:pa55-w0rd-xyz@127.0.0.1:1/nowhere")
+
+    assert result.status == 2
+    line = _one_error_line(result)
+    assert "cannot connect to the database" in line
+    assert "127.0.0.1" in line
+    assert "pa55-w0rd-xyz" not in result.stderr
+
+
+def test_settings_are_read_from_dotenv_in_the_working_directory(fake, link, run, tmp_path):
+    club = fake.add_account("dotenv", posts=120)
+    link(club)
+    (tmp_path / ".env").write_text("MAX_PAGES_PER_ACCOUNT=1\n")
+
+    summary = run().summary
+
+    assert summary["requests_made"] == 1
+    assert summary["posts_inserted"] == 50
+
+
+def test_environment_wins_over_dotenv(fake, link, run, tmp_path):
+    link(fake.add_account("envwins", posts=120))
+    (tmp_path / ".env").write_text("MAX_PAGES_PER_ACCOUNT=1\n")
+
+    assert run(MAX_PAGES_PER_ACCOUNT="3").summary["requests_made"] == 3
+
+
+def test_graph_api_version_is_the_one_configured(fake, link, run):
+    club = fake.add_account("versioned", posts=1)
+    link(club)
+
+    run(GRAPH_API_VERSION="v24.0")
+
+    assert fake.media_requests()[0].path == f"/v24.0/{club.ig_user_id}/media"
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2025-09-27T07:19:10+0000", "2025-09-27T07:19:10+00:00"),
+        ("2025-09-27T09:19:10+0200", "2025-09-27T09:19:10+02:00"),
+    ],
+)
+def test_meta_timestamps_parse(text, iso):
+    assert parse_timestamp(text).isoformat() == iso
