@@ -55,6 +55,7 @@ log = logging.getLogger("ingest_instagram")
 
 DEFAULT_TOKEN_LIFETIME = timedelta(days=60)
 REFRESH_WHEN_LEFT = 0.10  # refresh when less than this share of the lifetime remains
+DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account without saying for how long
 MEDIA_FIELDS = "id,caption,media_type,media_url,permalink,timestamp"
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
@@ -85,6 +86,13 @@ class AccountError(Exception):
     """A failure confined to one account: it is recorded and the batch goes on."""
 
 
+# Meta's error codes (developers' error-handling and rate-limiting guides), which say more than HTTP statuses.
+APP_THROTTLE_CODES = frozenset({4, 341})  # the whole app is throttled
+ACCOUNT_THROTTLE_CODES = frozenset({17, 32, 613, *range(80000, 80015)})  # one user, page or business object
+DEAD_TOKEN_CODES = frozenset({102, 190})
+UNREFRESHABLE_SUBCODES = frozenset({458, 459, 460, 463, 464, 467, 492})  # someone must log in again
+
+
 class GraphAPIError(AccountError):
     """An answer from the Graph API that is an error, keeping Meta's own fields."""
 
@@ -98,6 +106,7 @@ class GraphAPIError(AccountError):
         error_type: str | None = None,
         fbtrace_id: str | None = None,
         transient: bool = False,
+        retry_after: timedelta | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -107,6 +116,36 @@ class GraphAPIError(AccountError):
         self.error_type = error_type
         self.fbtrace_id = fbtrace_id
         self.transient = transient
+        self.retry_after = retry_after  # from Retry-After or estimated_time_to_regain_access
+
+    @property
+    def throttles_app(self) -> bool:
+        return self.code in APP_THROTTLE_CODES
+
+    @property
+    def throttles_account(self) -> bool:
+        return self.code in ACCOUNT_THROTTLE_CODES or self.status == 429
+
+    @property
+    def token_dead(self) -> bool:
+        return self.code in DEAD_TOKEN_CODES
+
+    @property
+    def refresh_may_help(self) -> bool:
+        """A 190 that does not say the session is over (expired, password changed, app removed)."""
+        return self.code == 190 and self.subcode not in UNREFRESHABLE_SUBCODES
+
+    def action(self) -> str:
+        """What a person has to do about it, for the log line and the stored error."""
+        if self.token_dead:
+            return "a club admin must log in again and re-link the account with a new token (add-account)"
+        if self.code == 10 or (self.code is not None and 200 <= self.code <= 299):
+            return "a permission is missing or was removed: the account must grant the app access again"
+        if self.code == 100:
+            return "Meta rejects a parameter: check the account's ig_user_id"
+        if self.transient:
+            return "a temporary fault; the next run tries again"
+        return ""
 
     def __str__(self) -> str:
         where = f"HTTP {self.status}" if self.status else "no answer"
@@ -117,6 +156,10 @@ class GraphAPIError(AccountError):
 
 class BudgetExhausted(Exception):
     """MAX_REQUESTS_PER_RUN is reached: no further request is sent this run."""
+
+
+class AppThrottled(Exception):
+    """Meta throttles the whole app: the batch stops, the remaining accounts wait for the next run."""
 
 
 # ---------------------------------------------------------------------------
@@ -179,6 +222,7 @@ class Config:
     http_timeout: float
     http_retries: int
     retry_backoff: float
+    usage_threshold: int
     initial_backfill_days: int | None
 
 
@@ -226,6 +270,7 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         http_timeout=_env_number(env, "HTTP_TIMEOUT", "30", float, 0.001),
         http_retries=_env_number(env, "HTTP_RETRIES", "3", int, 0),
         retry_backoff=_env_number(env, "RETRY_BACKOFF", "1", float, 0),
+        usage_threshold=_env_number(env, "USAGE_THRESHOLD", "80", int, 1),
         initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
     )
     remember_secret(config.app_secret)
@@ -257,6 +302,52 @@ class _BudgetedRetry(Retry):
         return retry
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Rate-limit usage Meta reports in the headers of an answer, in percent of the limit."""
+
+    app_pct: int = 0  # X-App-Usage: the whole app
+    account_pct: int = 0  # X-Business-Use-Case-Usage: the account asked about
+    regain: timedelta = timedelta(0)  # estimated_time_to_regain_access (Meta gives minutes)
+
+
+def _usage_pct(entry: Any) -> int:
+    if not isinstance(entry, dict):
+        return 0
+    return max(_int_or_none(entry.get(key)) or 0 for key in ("call_count", "total_cputime", "total_time"))
+
+
+def _json_header(headers: Any, name: str) -> Any:
+    try:
+        return json.loads(headers.get(name) or "{}")
+    except ValueError:
+        return {}
+
+
+def read_usage(headers: Any) -> Usage:
+    """Read X-App-Usage and X-Business-Use-Case-Usage; absent or garbled headers read as 0%."""
+    business = _json_header(headers, "X-Business-Use-Case-Usage")
+    entries = (
+        [e for value in business.values() if isinstance(value, list) for e in value]
+        if isinstance(business, dict)
+        else []
+    )
+    minutes = max((_int_or_none(e.get("estimated_time_to_regain_access")) or 0 for e in entries if isinstance(e, dict)),
+                  default=0)  # fmt: skip
+    return Usage(
+        app_pct=_usage_pct(_json_header(headers, "X-App-Usage")),
+        account_pct=max((_usage_pct(e) for e in entries), default=0),
+        regain=timedelta(minutes=minutes),
+    )
+
+
+def _retry_after(response: requests.Response, usage: Usage) -> timedelta | None:
+    value = response.headers.get("Retry-After", "")
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value))
+    return usage.regain or None
+
+
 def _same_origin(url: str, base_url: str) -> bool:
     a, b = urlsplit(url), urlsplit(base_url)
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
@@ -269,6 +360,8 @@ class GraphClient:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.requests_made = 0
+        self.usage = Usage()  # of the latest answer
+        self.highest_usage_pct = 0
         retry = _BudgetedRetry(
             total=config.http_retries,
             status_forcelist=(500, 502, 503, 504),
@@ -296,17 +389,21 @@ class GraphClient:
             response = self.session.get(url, params=params, timeout=(timeout, timeout), allow_redirects=False)
         except requests.RequestException as exc:
             raise GraphAPIError(f"request failed: {redact(str(exc))}", transient=True) from None
-        return _read_answer(response)
+        self.usage = read_usage(response.headers)
+        self.highest_usage_pct = max(self.highest_usage_pct, self.usage.app_pct, self.usage.account_pct)
+        return _read_answer(response, self.usage)
 
 
-def _read_answer(response: requests.Response) -> dict[str, Any]:
+def _read_answer(response: requests.Response, usage: Usage) -> dict[str, Any]:
     """Check status and body together: Meta reports errors in a JSON envelope, often with HTTP 400."""
     status = response.status_code
+    retry_after = _retry_after(response, usage)
     try:
         body = response.json()
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        raise GraphAPIError(f"answer is not JSON ({kind})", status=status, transient=status >= 500) from None
+        what = "too many requests" if status == 429 else f"answer is not JSON ({kind})"
+        raise GraphAPIError(what, status=status, transient=status >= 500, retry_after=retry_after) from None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         raise GraphAPIError(
@@ -317,9 +414,15 @@ def _read_answer(response: requests.Response) -> dict[str, Any]:
             error_type=error.get("type"),
             fbtrace_id=error.get("fbtrace_id"),
             transient=bool(error.get("is_transient")) or error.get("code") in (1, 2) or status >= 500,
+            retry_after=retry_after,
         )
     if status >= 400:
-        raise GraphAPIError("error answer without Meta's error envelope", status=status, transient=status >= 500)
+        raise GraphAPIError(
+            "error answer without Meta's error envelope",
+            status=status,
+            transient=status >= 500,
+            retry_after=retry_after,
+        )
     if not isinstance(body, dict):
         raise GraphAPIError("answer is not a JSON object", status=status)
     return body
@@ -521,7 +624,10 @@ ALTER TABLE instagram_accounts
     ADD COLUMN IF NOT EXISTS last_checked_at timestamptz,
     ADD COLUMN IF NOT EXISTS pending_walks   jsonb NOT NULL DEFAULT '[]',
     ADD COLUMN IF NOT EXISTS last_error      text,
-    ADD COLUMN IF NOT EXISTS last_error_at   timestamptz;
+    ADD COLUMN IF NOT EXISTS last_error_at   timestamptz,
+    ADD COLUMN IF NOT EXISTS status          text NOT NULL DEFAULT 'active',
+    ADD COLUMN IF NOT EXISTS dead_token_sha256 text,
+    ADD COLUMN IF NOT EXISTS throttled_until timestamptz;
 CREATE INDEX IF NOT EXISTS instagram_accounts_ig_user_id_idx ON instagram_accounts (ig_user_id);
 CREATE INDEX IF NOT EXISTS instagram_accounts_priority_synced_idx ON instagram_accounts (priority, last_synced_at);
 CREATE INDEX IF NOT EXISTS instagram_accounts_priority_checked_idx ON instagram_accounts (priority, last_checked_at);
@@ -555,6 +661,7 @@ CREATE TABLE IF NOT EXISTS instagram_sync_runs (
     posts_updated      integer NOT NULL DEFAULT 0,
     requests_made      integer NOT NULL DEFAULT 0,
     tokens_refreshed   integer NOT NULL DEFAULT 0,
+    highest_usage_pct  integer NOT NULL DEFAULT 0,
     errors             jsonb NOT NULL DEFAULT '[]'
 );
 -- Tables made by hand from the design may use TIMESTAMP: make every time zone-aware (UTC).
@@ -634,7 +741,8 @@ class RunPresence:
                    accounts_processed = %(accounts_processed)s, accounts_failed = %(accounts_failed)s,
                    accounts_skipped = %(accounts_skipped)s, posts_inserted = %(posts_inserted)s,
                    posts_updated = %(posts_updated)s, requests_made = %(requests_made)s,
-                   tokens_refreshed = %(tokens_refreshed)s, errors = %(errors)s
+                   tokens_refreshed = %(tokens_refreshed)s, highest_usage_pct = %(highest_usage_pct)s,
+                   errors = %(errors)s
                WHERE id = %(id)s""",
             {
                 **summary,
@@ -651,6 +759,12 @@ class RunPresence:
 _ACCOUNT_COLUMNS = """a.id, a.ig_user_id, a.account_name, a.access_token, a.token_expires_at,
     a.token_issued_at, a.last_synced_at, a.pending_walks"""
 
+# An account is due in this round unless it was checked in it, Meta asked us to wait, or its token
+# was found dead and nobody has replaced it yet (the hash tells a new token from the dead one).
+_UNCHECKED = "(last_checked_at IS NULL OR last_checked_at < %(round)s) AND (%(only)s::int IS NULL OR id = %(only)s)"
+_DEAD_TOKEN = "status = 'needs_reauth' AND dead_token_sha256 = encode(sha256(convert_to(access_token, 'UTF8')), 'hex')"
+_DUE = f"{_UNCHECKED} AND (throttled_until IS NULL OR throttled_until <= clock_timestamp()) AND NOT ({_DEAD_TOKEN})"
+
 
 def _account_from_row(row: tuple[Any, ...]) -> Account:
     account = Account(*row[:7], pending_walks=[Walk.from_json(w) for w in row[7] or []])
@@ -658,35 +772,54 @@ def _account_from_row(row: tuple[Any, ...]) -> Account:
     return account
 
 
-def claim_next_account(conn: psycopg.Connection, round_started_at: datetime) -> tuple[Account, datetime | None] | None:
-    """Take the next account of this round: lowest priority number first, then the one checked
+def claim_next_account(
+    conn: psycopg.Connection, round_started_at: datetime, only: int | None = None
+) -> tuple[Account, datetime | None] | None:
+    """Take the next due account of this round: lowest priority number first, then the one checked
     longest ago. Marking it checked in the same statement keeps concurrent runs off it."""
     row = conn.execute(
         f"""WITH next AS (
-                SELECT id, last_checked_at FROM instagram_accounts
-                WHERE last_checked_at IS NULL OR last_checked_at < %(round)s
+                SELECT id, last_checked_at FROM instagram_accounts WHERE {_DUE}
                 ORDER BY coalesce(priority, 2), last_checked_at NULLS FIRST, id
                 LIMIT 1 FOR UPDATE SKIP LOCKED)
             UPDATE instagram_accounts a SET last_checked_at = clock_timestamp()
             FROM next WHERE a.id = next.id
             RETURNING {_ACCOUNT_COLUMNS}, next.last_checked_at""",
-        {"round": round_started_at},
+        {"round": round_started_at, "only": only},
     ).fetchone()
     if row is None:
         return None
     return _account_from_row(row[:-1]), row[-1]
 
 
-def release_account(conn: psycopg.Connection, account: Account, previous_checked_at: datetime | None) -> None:
-    """Give back an account this run claimed but never got to, so that it goes first next run."""
-    conn.execute("UPDATE instagram_accounts SET last_checked_at = %s WHERE id = %s", (previous_checked_at, account.id))
+def release_account(
+    conn: psycopg.Connection,
+    account: Account,
+    previous_checked_at: datetime | None,
+    *,
+    wait_until: datetime | None = None,
+) -> None:
+    """Give back an account this run claimed but could not sync, so that it goes first next time;
+    ``wait_until`` keeps it out until then (Meta throttles it)."""
+    conn.execute(
+        "UPDATE instagram_accounts SET last_checked_at = %s, throttled_until = %s WHERE id = %s",
+        (previous_checked_at, wait_until, account.id),
+    )
 
 
-def count_unchecked_accounts(conn: psycopg.Connection, round_started_at: datetime) -> int:
+def count_unchecked_accounts(conn: psycopg.Connection, round_started_at: datetime, only: int | None = None) -> int:
+    """Accounts this round has not synced: left out by the budget, throttled, or awaiting a new token."""
     return conn.execute(
-        "SELECT count(*) FROM instagram_accounts WHERE last_checked_at IS NULL OR last_checked_at < %s",
-        (round_started_at,),
+        f"SELECT count(*) FROM instagram_accounts WHERE {_UNCHECKED}", {"round": round_started_at, "only": only}
     ).fetchone()[0]
+
+
+def accounts_awaiting_token(conn: psycopg.Connection, round_started_at: datetime) -> list[tuple[str, datetime]]:
+    return conn.execute(
+        f"""SELECT account_name, last_error_at FROM instagram_accounts
+            WHERE {_DEAD_TOKEN} AND (last_checked_at IS NULL OR last_checked_at < %(round)s) ORDER BY id""",
+        {"round": round_started_at},
+    ).fetchall()
 
 
 def save_token(conn: psycopg.Connection, account: Account, token: str, expires_at: datetime) -> None:
@@ -750,13 +883,26 @@ def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], wal
     return inserted, updated
 
 
-def record_account_result(conn: psycopg.Connection, account: Account, error: str | None) -> None:
-    """Keep the last error on the account for people to read, or clear it after a clean sync."""
+def record_success(conn: psycopg.Connection, account: Account) -> None:
+    """A clean sync clears the last error and any mark left by an earlier failure."""
     conn.execute(
-        """UPDATE instagram_accounts SET last_error = %s,
-               last_error_at = CASE WHEN %s::text IS NULL THEN last_error_at ELSE now() END
+        """UPDATE instagram_accounts SET last_error = NULL, status = 'active', dead_token_sha256 = NULL,
+               throttled_until = NULL
            WHERE id = %s""",
-        (error, error, account.id),
+        (account.id,),
+    )
+
+
+def record_failure(conn: psycopg.Connection, account: Account, message: str, *, token_dead: bool = False) -> None:
+    """Keep the (redacted) error on the account for people to read; a dead token also marks the
+    account as needing re-authorisation, which later runs skip until its token is replaced."""
+    conn.execute(
+        """UPDATE instagram_accounts SET last_error = %(message)s, last_error_at = now(),
+               status = CASE WHEN %(dead)s THEN 'needs_reauth' ELSE status END,
+               dead_token_sha256 = CASE WHEN %(dead)s
+                   THEN encode(sha256(convert_to(access_token, 'UTF8')), 'hex') ELSE dead_token_sha256 END
+           WHERE id = %(id)s""",
+        {"message": message, "dead": token_dead, "id": account.id},
     )
 
 
@@ -776,6 +922,12 @@ class Sync:
     posts_inserted: int = 0
     posts_updated: int = 0
 
+    def page_limit(self) -> int:
+        """One page per account once the app nears its rate limit: new posts still come in, history waits."""
+        if self.api.usage.app_pct >= self.config.usage_threshold:
+            return 1
+        return self.config.max_pages_per_account
+
 
 def _refresh_due(account: Account, now: datetime) -> bool:
     """Less than 10% of the token's lifetime left; a token of unknown age is taken as 60-day."""
@@ -786,15 +938,29 @@ def _refresh_due(account: Account, now: datetime) -> bool:
     return account.token_expires_at - now < lifetime * REFRESH_WHEN_LEFT
 
 
-def refresh_token(account: Account, sync: Sync) -> bool:
-    """Renew the account's token when less than 10% of its lifetime is left; True if renewed."""
+def _refresh_blocker(account: Account, config: Config, now: datetime) -> str | None:
+    """Why Meta would refuse to refresh this token now, if it would."""
+    if account.uses_facebook_login:
+        if not (config.app_id and config.app_secret):
+            return "a Facebook-login token needs INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET to be refreshed"
+    elif account.token_issued_at is not None and now - account.token_issued_at < timedelta(hours=24):
+        return "the token is younger than 24 hours, and Meta refreshes only older ones"
+    return None
+
+
+def refresh_token(account: Account, sync: Sync, *, force: bool = False) -> bool:
+    """Renew the account's token when less than 10% of its lifetime is left; True if renewed.
+
+    ``force`` renews it regardless, when Meta rejected it; then False means it could not be."""
     now = datetime.now(timezone.utc)
-    if not _refresh_due(account, now):
+    if not (force or _refresh_due(account, now)):
         return False
-    young = account.token_issued_at is not None and now - account.token_issued_at < timedelta(hours=24)
-    if young and not account.uses_facebook_login:
-        log.info("Token of %s is due but younger than 24 hours; Meta refuses to refresh it yet", account.account_name)
+    blocker = _refresh_blocker(account, sync.config, now)
+    if blocker and (force or not account.uses_facebook_login):
+        log.info("Token of %s is due but not refreshed: %s", account.account_name, blocker)
         return False
+    if blocker:
+        raise AccountError(blocker)
     token, lifetime = request_token_refresh(sync.api, account)
     expires_at = datetime.now(timezone.utc) + lifetime
     save_token(sync.conn, account, token, expires_at)
@@ -822,6 +988,19 @@ def _horizon(config: Config) -> datetime | None:
     return datetime.now(timezone.utc) - timedelta(days=config.initial_backfill_days)
 
 
+def _account_near_limit(account: Account, sync: Sync) -> bool:
+    """Meta's usage for this account passed the threshold: pause its walk before Meta blocks it."""
+    usage = sync.api.usage
+    if usage.account_pct < sync.config.usage_threshold:
+        return False
+    log.warning(
+        "%s: Meta reports %d%% of this account's rate limit used; its walk pauses until the next run",
+        account.account_name,
+        usage.account_pct,
+    )
+    return True
+
+
 def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     """Store the posts published since the last sync, then continue unfinished history walks.
 
@@ -830,7 +1009,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     horizon = _horizon(sync.config)
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
     inserted = updated = pages = 0
-    while walks and pages < sync.config.max_pages_per_account:
+    while walks and pages < sync.page_limit():
         walk = walks[0]
         try:
             page = fetch_media_page(sync.api, account, walk.after)
@@ -848,6 +1027,8 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
         page_inserted, page_updated = save_page(sync.conn, account, posts, walks)
         inserted += page_inserted
         updated += page_updated
+        if _account_near_limit(account, sync):
+            break
     sync.posts_inserted += inserted
     sync.posts_updated += updated
     left = " (older posts left for the next run)" if walks else ""
@@ -858,8 +1039,17 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
 
 
 def _sync_account(account: Account, sync: Sync) -> None:
-    refresh_token(account, sync)
-    fetch_new_posts(account, sync)
+    """Refresh, then fetch; a token Meta rejects gets one refresh where that can help."""
+    refreshed = refresh_token(account, sync)
+    try:
+        fetch_new_posts(account, sync)
+    except GraphAPIError as exc:
+        if refreshed or not exc.refresh_may_help:
+            raise
+        log.info("%s: Meta rejected the token (%s); trying one refresh", account.account_name, exc)
+        if not refresh_token(account, sync, force=True):
+            raise
+        fetch_new_posts(account, sync)
 
 
 def run_batch(config: Config | None = None) -> dict[str, Any]:
@@ -881,64 +1071,105 @@ def run_batch(config: Config | None = None) -> dict[str, Any]:
         conn.close()
 
 
+@dataclass
+class _Tally:
+    """How the accounts of one run ended."""
+
+    processed: int = 0
+    failed: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    def fail(self, conn: psycopg.Connection, account: Account, message: str, *, token_dead: bool = False) -> None:
+        record_failure(conn, account, message, token_dead=token_dead)
+        self.errors.append({"account": account.account_name, "error": message})
+        self.failed += 1
+
+
+def _stop_reason(sync: Sync, tally: _Tally) -> str | None:
+    """Why no further account should be started this run, if there is a reason."""
+    if tally.stop_reason:
+        return tally.stop_reason
+    if sync.api.requests_made >= sync.config.max_requests_per_run:
+        return f"the request budget of {sync.config.max_requests_per_run} is used up"
+    if sync.api.usage.app_pct >= 100:
+        return f"Meta reports {sync.api.usage.app_pct}% of the app's rate limit used (X-App-Usage)"
+    return None
+
+
+def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: Sync, tally: _Tally) -> None:
+    """Sync one claimed account and file its outcome; only a lost database ends the run from here."""
+    conn, name = sync.conn, account.account_name
+    try:
+        _sync_account(account, sync)
+    except BudgetExhausted:  # no page fetched: counted with the unchecked accounts at the end
+        release_account(conn, account, previous_checked_at)
+    except GraphAPIError as exc:
+        message = redact(f"{exc}; {exc.action()}" if exc.action() else str(exc))
+        if exc.throttles_app:
+            release_account(conn, account, previous_checked_at)
+            tally.stop_reason = f"Meta throttles the whole app ({message})"
+        elif exc.throttles_account:
+            until = datetime.now(timezone.utc) + (exc.retry_after or DEFAULT_THROTTLE_WAIT)
+            release_account(conn, account, previous_checked_at, wait_until=until)
+            log.warning("%s: rate-limited by Meta (%s); skipped until %s", name, message, until.strftime("%H:%M UTC"))
+        else:
+            log.error("%s: %s", name, message)
+            tally.fail(conn, account, message, token_dead=exc.token_dead)
+    except AccountError as exc:
+        log.error("%s: %s", name, redact(str(exc)))
+        tally.fail(conn, account, redact(str(exc)))
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except Exception as exc:  # a bug or an unforeseen answer must not stop the other accounts
+        message = redact(f"unexpected {type(exc).__name__}: {exc}")
+        log.exception("%s: %s", name, message)
+        tally.fail(conn, account, message)
+    else:
+        record_success(conn, account)
+        tally.processed += 1
+
+
 def _run_accounts(
-    conn: psycopg.Connection, config: Config, round_started_at: datetime
+    conn: psycopg.Connection, config: Config, round_started_at: datetime, only: int | None = None
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     sync = Sync(conn, GraphClient(config), config)
-    processed = failed = skipped = 0
-    errors: list[dict[str, str]] = []
-    while True:
-        if sync.api.requests_made >= config.max_requests_per_run:
-            skipped += count_unchecked_accounts(conn, round_started_at)
-            log.warning("Request budget of %d used up; the rest go first next run", config.max_requests_per_run)
-            break
-        claim = claim_next_account(conn, round_started_at)
+    tally = _Tally()
+    started = 0
+    while (reason := _stop_reason(sync, tally)) is None:
+        claim = claim_next_account(conn, round_started_at, only)
         if claim is None:
             break
-        account, previous_checked_at = claim
-        if processed + failed:
+        if started:
             time.sleep(config.sleep_between_accounts)
-        try:
-            _sync_account(account, sync)
-            record_account_result(conn, account, None)
-            processed += 1
-        except BudgetExhausted:  # no page fetched: counted with the unchecked accounts below
-            release_account(conn, account, previous_checked_at)
-        except AccountError as exc:
-            message = redact(str(exc))
-            log.error("%s: %s", account.account_name, message)
-            record_account_result(conn, account, message)
-            errors.append({"account": account.account_name, "error": message})
-            failed += 1
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise
-        except Exception as exc:  # a bug or an unforeseen answer must not stop the other accounts
-            message = redact(f"unexpected {type(exc).__name__}: {exc}")
-            log.exception("%s: %s", account.account_name, message)
-            record_account_result(conn, account, message)
-            errors.append({"account": account.account_name, "error": message})
-            failed += 1
+        started += 1
+        _sync_claimed(*claim, sync, tally)
+    if reason:
+        log.warning("Stopping the batch: %s; the remaining accounts go first next run", reason)
+    for name, since in accounts_awaiting_token(conn, round_started_at):
+        log.warning("%s: skipped, its token is dead (since %s); re-link it with add-account", name, f"{since:%Y-%m-%d}")
     summary = {
-        "success": failed == 0,
-        "accounts_processed": processed,
-        "accounts_failed": failed,
-        "accounts_skipped": skipped,
+        "success": tally.failed == 0,
+        "accounts_processed": tally.processed,
+        "accounts_failed": tally.failed,
+        "accounts_skipped": count_unchecked_accounts(conn, round_started_at, only),
         "posts_inserted": sync.posts_inserted,
         "posts_updated": sync.posts_updated,
         "requests_made": sync.api.requests_made,
         "tokens_refreshed": sync.tokens_refreshed,
+        "highest_usage_pct": sync.api.highest_usage_pct,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     log.info(
         "Processed %d accounts (%d failed, %d skipped), made %d API requests, inserted %d new posts, updated %d",
-        processed,
-        failed,
-        skipped,
+        tally.processed,
+        tally.failed,
+        summary["accounts_skipped"],
         sync.api.requests_made,
         sync.posts_inserted,
         sync.posts_updated,
     )
-    return summary, errors
+    return summary, tally.errors
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_budget_stops_the_run_and_skipped_accounts_go_first_next_run(fake, link,
     assert first.summary["requests_made"] == 3
     assert first.summary["accounts_processed"] == 3
     assert first.summary["accounts_skipped"] == 2
-    assert "Request budget of 3 used up" in first.stderr
+    assert "Stopping the batch: the request budget of 3 is used up" in first.stderr
     fetched_first = _media_order(fake)
     fake.requests.clear()
 
