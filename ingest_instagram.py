@@ -148,10 +148,10 @@ class GraphAPIError(AccountError):
         return ""
 
     def __str__(self) -> str:
-        where = f"HTTP {self.status}" if self.status else "no answer"
-        code = f", code {self.code}" if self.code is not None else ""
-        sub = f"/{self.subcode}" if self.subcode is not None else ""
-        return f"{self.message} ({where}{code}{sub})"
+        details = [f"HTTP {self.status}"] if self.status else []
+        if self.code is not None:
+            details.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode is not None else ""))
+        return f"{self.message} ({', '.join(details)})" if details else self.message
 
 
 class BudgetExhausted(Exception):
@@ -166,9 +166,9 @@ class AppThrottled(Exception):
 # Redaction: every log line, stored error and summary passes through redact()
 # ---------------------------------------------------------------------------
 
-_SECRET_PARAM = re.compile(
-    r"(?i)\b(access_token|client_secret|fb_exchange_token|appsecret_proof|input_token)"
-    r"(=|%3D|\"?\s*:\s*\"?)([^&\s'\"<>,}]+)"
+_SECRET_PARAM = re.compile(  # in a query string, URL-encoded inside another URL, or in JSON
+    r"(?i)(access_token|client_secret|fb_exchange_token|appsecret_proof|input_token)"
+    r"(=|%3D|\"?\s*:\s*\"?)((?:(?!%26)[^&\s'\"<>,}])+)"
 )
 _URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
 _secrets: set[str] = set()
@@ -687,7 +687,13 @@ def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:
     Prepared statements are off so that PgBouncer-style transaction poolers (Supabase's
     port 6543) work."""
     try:
-        return psycopg.connect(config.database_url, autocommit=autocommit, prepare_threshold=None, connect_timeout=15)
+        return psycopg.connect(
+            config.database_url,
+            autocommit=autocommit,
+            prepare_threshold=None,
+            connect_timeout=15,
+            application_name="ingest_instagram",
+        )
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to the database: {_one_line(exc)}") from None
 
@@ -1201,10 +1207,18 @@ def _command_run(args: argparse.Namespace, config: Config) -> int:
     return 0 if summary["success"] else 1
 
 
+def _redacted_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """A bug keeps its traceback, but the traceback passes through redact() like everything else."""
+    import traceback
+
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command named on the command line; return the exit status."""
     args = _parser().parse_args(argv)
     _setup_logging()
+    sys.excepthook = _redacted_excepthook
     from dotenv import load_dotenv  # here, not at import: a developer's .env must never change a test
 
     load_dotenv(os.path.join(os.getcwd(), ".env"))

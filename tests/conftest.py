@@ -108,8 +108,11 @@ def run(script_env: dict[str, str], tmp_path: Path):
             timeout=timeout,
             input=input,
         )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        _run.results.append(result)
+        return result
 
+    _run.results = []  # every run of the test, for the leak checks
     return _run
 
 

@@ -74,6 +74,14 @@ class FakeAccount:
     pinned: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     app_scoped_id: str = ""
+    usage: dict[str, int] = field(
+        default_factory=lambda: {
+            "call_count": 1,
+            "total_cputime": 1,
+            "total_time": 1,
+            "estimated_time_to_regain_access": 0,
+        }
+    )  # this account's X-Business-Use-Case-Usage entry
 
     @property
     def token(self) -> str:
@@ -125,7 +133,8 @@ def _decode_cursor(cursor: str) -> str:
 class FakeGraph:
     """The shared state of both fake hosts, and the knobs tests turn."""
 
-    def __init__(self, app_id: str = "1234567890", app_secret: str = "fake-app-secret-0000") -> None:
+    def __init__(self, app_id: str = "1234567890", app_secret: str | None = None) -> None:
+        app_secret = app_secret or f"APPSECRET{secrets.token_hex(12)}"
         self.app_id, self.app_secret = app_id, app_secret
         self.accounts: dict[str, FakeAccount] = {}
         self.requests: list[Request] = []
@@ -331,8 +340,7 @@ class FakeGraph:
     def usage_headers(self, account: FakeAccount | None) -> dict[str, str]:
         headers = {"X-App-Usage": json.dumps(self.app_usage)}
         if account is not None:
-            usage = {"type": "instagram", "call_count": 1, "total_cputime": 1, "total_time": 1}
-            usage["estimated_time_to_regain_access"] = 0
+            usage = {"type": "instagram", **account.usage}
             headers["X-Business-Use-Case-Usage"] = json.dumps({account.ig_user_id: [usage]})
         return headers
 
@@ -415,7 +423,7 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 return True
             if fault.kind == "html":
                 page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-                self.send_raw(opts.get("status", 502), page, "text/html")
+                self.send_raw(opts.get("status", 502), page, "text/html", opts.get("headers", {}))
                 return True
             if fault.kind == "not_json":
                 self.send_raw(200, b'{"data": [{"id": "1", ', "application/json")
@@ -442,9 +450,11 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def send_raw(self, status: int, data: bytes, content_type: str) -> None:
+        def send_raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
