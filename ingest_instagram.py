@@ -20,6 +20,7 @@ Environment (also read from ``.env`` in the working directory):
   HTTP_TIMEOUT            default 30 (seconds, connect and read)
   HTTP_RETRIES            default 3: retries of a transient failure (5xx, reset, timeout)
   RETRY_BACKOFF           default 1 (seconds): exponential back-off factor, with jitter
+  USAGE_THRESHOLD         default 80 (%): Meta usage at which the run slows down
   INITIAL_BACKFILL_DAYS   default empty: the whole history; N keeps the last N days
 
 Crontab:
