@@ -673,9 +673,10 @@ CREATE TABLE IF NOT EXISTS instagram_sync_runs (
     posts_updated      integer NOT NULL DEFAULT 0,
     requests_made      integer NOT NULL DEFAULT 0,
     tokens_refreshed   integer NOT NULL DEFAULT 0,
-    highest_usage_pct  integer NOT NULL DEFAULT 0,
     errors             jsonb NOT NULL DEFAULT '[]'
 );
+-- Columns added after a table first shipped go here, so that existing tables get them too.
+ALTER TABLE instagram_sync_runs ADD COLUMN IF NOT EXISTS highest_usage_pct integer NOT NULL DEFAULT 0;
 -- Tables made by hand from the design may use TIMESTAMP: make every time zone-aware (UTC).
 DO $$
 DECLARE col record;
@@ -695,9 +696,9 @@ CREATE INDEX IF NOT EXISTS instagram_sync_runs_started_idx ON instagram_sync_run
 ALTER TABLE instagram_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_posts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_sync_runs ENABLE ROW LEVEL SECURITY;
-COMMENT ON TABLE instagram_sync_runs IS 'ingest_instagram schema 1';
+COMMENT ON TABLE instagram_sync_runs IS 'ingest_instagram schema 2';
 """
-SCHEMA_MARK = "ingest_instagram schema 1"  # the last statement of SCHEMA writes it: change both together
+SCHEMA_MARK = "ingest_instagram schema 2"  # the last statement of SCHEMA writes it: change both together
 
 
 def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -151,3 +155,49 @@ def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
     cur = db.execute("SELECT * FROM instagram_accounts WHERE ig_user_id = %s", (account.ig_user_id,))
     names = [c.name for c in cur.description]
     return dict(zip(names, cur.fetchone()))
+
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer",) if os.path.exists(p)), None)
+
+
+@pytest.fixture
+def pgbouncer_url(database_url: str) -> Iterator[str]:
+    """The test database behind a PgBouncer in transaction mode, as Supabase's pooler on port 6543 is."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        pytest.skip("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    host, port = params.get("host") or "127.0.0.1", params.get("port") or "5432"
+    work = Path(tempfile.mkdtemp(prefix="ingest-pgbouncer-"))  # not under tmp_path: PgBouncer's own user must reach it
+    work.chmod(0o777)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen_port = probe.getsockname()[1]
+    (work / "pgbouncer.ini").write_text(
+        f"[databases]\npooled = host={host} port={port} dbname={params.get('dbname', 'postgres')} "
+        f"user={params.get('user', 'postgres')}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {listen_port}\nauth_type = any\n"
+        f"pool_mode = transaction\nunix_socket_dir =\nlogfile = {work}/pgbouncer.log\npidfile = {work}/pgbouncer.pid\n"
+    )
+    command = [binary, str(work / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer will not run as root: run it as whoever can reach the server
+        owner = pwd.getpwuid(os.stat(host).st_uid).pw_name if host.startswith("/") else "nobody"
+        command[1:1] = ["-u", owner]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"postgresql://postgres@127.0.0.1:{listen_port}/pooled"
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # wait until it listens
+            try:
+                psycopg.connect(url, connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)

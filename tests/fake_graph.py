@@ -54,6 +54,7 @@ class Token:
     value: str
     issued_at: datetime
     expires_at: datetime
+    short_lived: bool = False  # what the Instagram login hands out first: one hour, to be exchanged
 
 
 @dataclass
@@ -141,6 +142,7 @@ class FakeGraph:
         self.latency = 0.0  # seconds added to every answer
         self.app_usage = {"call_count": 1, "total_cputime": 1, "total_time": 1}
         self.omit_expires_in = False  # Facebook's exchange answer may lack expires_in
+        self.wrap_me = False  # /me answers {"data": [{...}]} instead of a flat object
         self.cdn_epoch = 0  # bump to make every media_url change, as Meta's signed CDN links do
         self.released = threading.Event()  # opens "hold" faults
         self.held = threading.Event()  # set when a request is being held
@@ -331,6 +333,36 @@ class FakeGraph:
             answer.pop("expires_in")
         return answer
 
+    def short_lived_token(self, account: FakeAccount) -> str:
+        """What the Instagram login's OAuth step returns: valid for an hour, to be exchanged."""
+        issued = _now()
+        token = Token(f"IGAA{secrets.token_hex(16)}", issued, issued + timedelta(hours=1), short_lived=True)
+        account.tokens[token.value] = token
+        return token.value
+
+    def me(self, params: dict[str, str]) -> dict[str, Any]:
+        account, _ = self.token_owner("instagram", params.get("access_token"))
+        values = {"id": account.app_scoped_id, "user_id": account.ig_user_id, "username": account.username}
+        fields = params.get("fields", "id").split(",")
+        me = {f: values[f] for f in fields if f in values}
+        return {"data": [me]} if self.wrap_me else me
+
+    def exchange_ig(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("grant_type") != "ig_exchange_token":
+            raise GraphError(400, "Unsupported grant_type", 100)
+        if params.get("client_secret") != self.app_secret:
+            raise GraphError(400, "Error validating client secret.", 1)
+        account, token = self.token_owner("instagram", params.get("access_token"))
+        if not token.short_lived:
+            raise GraphError(400, "Invalid parameter: the access token is not a short-lived token", 100)
+        return self.issue(account, "IGAA")
+
+    def profile(self, path_id: str, params: dict[str, str]) -> dict[str, Any]:
+        account, _ = self.token_owner("facebook", params.get("access_token"))
+        if path_id != account.ig_user_id:
+            raise GraphError(400, f"Unsupported get request. Object with ID '{path_id}' does not exist", 100, 33)
+        return {"username": account.username, "id": account.ig_user_id}
+
     def issue(self, account: FakeAccount, prefix: str) -> dict[str, Any]:
         issued = _now()
         token = Token(f"{prefix}{secrets.token_hex(16)}", issued, issued + TOKEN_LIFETIME)
@@ -373,6 +405,12 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                     if self.apply_fault(account, "refresh", base, params):
                         return
                     body = graph.exchange_fb(params)
+                elif segments == ["me"] and host == "instagram":
+                    body = graph.me(params)
+                elif segments == ["access_token"] and host == "instagram":
+                    body = graph.exchange_ig(params)
+                elif len(segments) == 1 and host == "facebook" and segments[0].isdigit():
+                    body = graph.profile(segments[0], params)
                 elif len(segments) == 2 and segments[1] == "media":
                     account = graph.accounts.get(segments[0])
                     if account and self.apply_fault(account, "media", base, params):
