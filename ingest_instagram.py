@@ -717,11 +717,11 @@ def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:
         "keepalives_interval": 10,
         "keepalives_count": 3,
     }
+    own_options = psycopg.conninfo.conninfo_to_dict(config.database_url).get("options") or ""
     try:
-        try:
-            return psycopg.connect(
-                config.database_url, options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}", **settings
-            )
+        try:  # keep any options the URL has (a search_path, say), and add the statement timeout
+            options = f"{own_options} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}".strip()
+            return psycopg.connect(config.database_url, options=options, **settings)
         except psycopg.OperationalError as exc:
             if "options" not in str(exc):
                 raise
@@ -781,7 +781,8 @@ class RunPresence:
                 """UPDATE instagram_sync_runs SET finished_at = clock_timestamp(), outcome = 'abandoned'
                    WHERE finished_at IS NULL AND id <> %(me)s AND id NOT IN (
                        SELECT objid::bigint FROM pg_locks
-                       WHERE locktype = 'advisory' AND classid = %(class)s AND objsubid = 2 AND granted)""",
+                       WHERE locktype = 'advisory' AND classid = %(class)s AND objsubid = 2 AND granted
+                         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))""",
                 {"me": self.run_id, "class": LOCK_CLASS},
             )
             self.round_started_at: datetime = conn.execute(

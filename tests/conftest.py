@@ -41,6 +41,14 @@ TABLES = ("instagram_posts", "instagram_accounts", "instagram_sync_runs")
 def database_url() -> Iterator[str]:
     """TEST_DATABASE_URL when set, else an embedded PostgreSQL started from its pip package."""
     url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:  # parallel workers each get a database of their own on that server
+        name = f"{psycopg.conninfo.conninfo_to_dict(url).get('dbname', 'postgres')}_{worker}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        yield psycopg.conninfo.make_conninfo(url, dbname=name)
+        return
     if url:
         yield url
         return

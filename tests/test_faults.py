@@ -251,9 +251,9 @@ def test_permission_and_parameter_errors_fail_the_account_once(fake, link, db, r
 def test_slow_answer_times_out_and_is_retried(fake, link, db, run):
     club = fake.add_account("slow", posts=2)
     link(club)
-    fake.fault(club, "slow", seconds=1.0)
+    fake.fault(club, "slow", seconds=1.5)
 
-    result = run(HTTP_TIMEOUT="0.3", HTTP_RETRIES="2")
+    result = run(HTTP_TIMEOUT="0.6", HTTP_RETRIES="2")
 
     assert result.status == 0, result.stderr
     assert result.summary["requests_made"] == 2
@@ -265,9 +265,9 @@ def test_answer_that_never_comes_fails_the_account_with_a_timeout(fake, link, db
     other = fake.add_account("fine", posts=2)
     link(club, name="Hung Club")
     link(other)
-    fake.fault(club, "slow", seconds=1.0, times=2)
+    fake.fault(club, "slow", seconds=1.5, times=2)
 
-    result = run(HTTP_TIMEOUT="0.3", HTTP_RETRIES="1")
+    result = run(HTTP_TIMEOUT="0.6", HTTP_RETRIES="1")
 
     assert result.status == 1
     assert "Hung Club: request failed" in result.stderr
@@ -368,7 +368,10 @@ def test_database_lost_mid_run_is_exit_2_and_the_next_run_continues(fake, link, 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         assert fake.held.wait(20)
-        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ingest_instagram'")
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'ingest_instagram' AND datname = current_database()"
+        )
     finally:
         fake.released.set()
     stdout, stderr = proc.communicate(timeout=30)
@@ -445,7 +448,7 @@ def test_every_fault_in_one_batch_leaks_no_secret(fake, link, db, run):
     link(last, priority=3)
     fake.fault(last, "error", status=403, code=4, message="Application request limit reached")
 
-    result = run(HTTP_TIMEOUT="0.3", HTTP_RETRIES="1")
+    result = run(HTTP_TIMEOUT="0.6", HTTP_RETRIES="1")
 
     assert result.status == 1
     assert result.summary["accounts_failed"] >= 8, result.stderr
