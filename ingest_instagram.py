@@ -640,7 +640,6 @@ ALTER TABLE instagram_accounts
     ADD COLUMN IF NOT EXISTS status          text NOT NULL DEFAULT 'active',
     ADD COLUMN IF NOT EXISTS dead_token_sha256 text,
     ADD COLUMN IF NOT EXISTS throttled_until timestamptz;
-CREATE INDEX IF NOT EXISTS instagram_accounts_ig_user_id_idx ON instagram_accounts (ig_user_id);
 CREATE INDEX IF NOT EXISTS instagram_accounts_priority_synced_idx ON instagram_accounts (priority, last_synced_at);
 CREATE INDEX IF NOT EXISTS instagram_accounts_priority_checked_idx ON instagram_accounts (priority, last_checked_at);
 
@@ -657,7 +656,6 @@ ALTER TABLE instagram_posts
     ADD COLUMN IF NOT EXISTS permalink  text,
     ADD COLUMN IF NOT EXISTS media_type text,
     ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL DEFAULT now();
-CREATE INDEX IF NOT EXISTS instagram_posts_media_id_idx ON instagram_posts (media_id);
 CREATE INDEX IF NOT EXISTS instagram_posts_user_timestamp_idx ON instagram_posts (ig_user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS instagram_posts_timestamp_idx ON instagram_posts ("timestamp");
 
@@ -922,8 +920,8 @@ def save_token(conn: psycopg.Connection, account: Account, token: str, expires_a
 
 _SAVE_PAGE = """
 WITH page AS (
-    SELECT * FROM unnest(%(media_id)s::text[], %(caption)s::text[], %(media_type)s::text[],
-                         %(media_url)s::text[], %(permalink)s::text[], %(timestamp)s::timestamptz[])
+    SELECT * FROM unnest(%(media_id)b::text[], %(caption)b::text[], %(media_type)b::text[],
+                         %(media_url)b::text[], %(permalink)b::text[], %(timestamp)b::timestamptz[])
         AS p(media_id, caption, media_type, media_url, permalink, "timestamp")
 ), upserted AS (
     INSERT INTO instagram_posts AS old (media_id, ig_user_id, caption, media_type, media_url, permalink, "timestamp")

@@ -380,6 +380,7 @@ class FakeGraph:
 def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: without this, +40 ms each
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read their own output
             pass
