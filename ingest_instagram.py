@@ -7,8 +7,14 @@ since the last run (then continues any unfinished walk through older history), a
 upserts them into ``instagram_posts``. Log lines go to stderr; stdout gets one JSON
 summary line.
 
+Commands:
+  ingest_instagram.py [run] [--account NAME_OR_ID] [--dry-run]   one batch (or one account)
+  ingest_instagram.py add-account --token TOKEN|- [--name N] [--priority 1|2|3]
+  ingest_instagram.py status [--json]                             each account's health, last runs
+
 Environment (also read from ``.env`` in the working directory):
-  DATABASE_URL            postgresql://user:password@host:port/db   (required)
+  DATABASE_URL            postgresql://user:password@host:port/db (required, unless the embedded
+                          PostgreSQL of the dev requirements is installed: then ./.pgdata is used)
   INSTAGRAM_APP_ID        Meta app id: needed to refresh Facebook-login (EAA…) tokens
   INSTAGRAM_APP_SECRET    Meta app secret: same; never logged
   INSTAGRAM_GRAPH_URL     default https://graph.instagram.com
@@ -65,7 +71,7 @@ PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its
 DB_CONNECT_TIMEOUT_S = 15
 DB_STATEMENT_TIMEOUT_MS = 120_000
 LOCK_CLASS = 727_001  # advisory-lock namespace of this tool (first key of every lock)
-ACCOUNT_LOCK_CLASS = 727_002  # second key: an account's id, held while a run syncs it
+ACCOUNT_LOCK_CLASS = 727_002  # first key of the lock a run holds on an account (second key: its id)
 START_LOCK = 0  # second key: serialises the start of concurrent runs
 
 
@@ -774,6 +780,7 @@ class RunPresence:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, START_LOCK))
             self.run_id: int = conn.execute("INSERT INTO instagram_sync_runs DEFAULT VALUES RETURNING id").fetchone()[0]
+            self.holder.execute("SET LOCAL idle_in_transaction_session_timeout = 0")  # it idles by design
             self.holder.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, self.run_id))
             conn.execute(
                 """UPDATE instagram_sync_runs SET finished_at = clock_timestamp(), outcome = 'abandoned'
