@@ -44,6 +44,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -249,6 +250,8 @@ def _env_number(env: dict[str, str], name: str, default: str, kind: type, minimu
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
@@ -292,7 +295,10 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
     )
     remember_secret(config.app_secret)
-    remember_secret(psycopg.conninfo.conninfo_to_dict(database_url).get("password"))
+    try:
+        remember_secret(psycopg.conninfo.conninfo_to_dict(database_url).get("password"))
+    except psycopg.Error as exc:
+        raise ConfigError(f"DATABASE_URL is not a valid connection string: {_one_line(exc)}") from None
     return config
 
 

@@ -48,6 +48,9 @@ def test_missing_database_url_with_the_embedded_package_says_so_and_runs(fake, r
         ("INSTAGRAM_GRAPH_URL", "graph.instagram.com"),
         ("FACEBOOK_GRAPH_URL", "ftp://graph.facebook.com"),
         ("GRAPH_API_VERSION", "25"),
+        ("SLEEP_BETWEEN_ACCOUNTS", "inf"),
+        ("HTTP_TIMEOUT", "nan"),
+        ("DATABASE_URL", "postgresql://ingest:pw@db.example.com/postgres?no_such_option=1"),
     ],
 )
 def test_bad_setting_is_exit_2_naming_the_variable(run, name, value):
