@@ -175,10 +175,6 @@ class BudgetExhausted(Exception):
     """MAX_REQUESTS_PER_RUN is reached: no further request is sent this run."""
 
 
-class AppThrottled(Exception):
-    """Meta throttles the whole app: the batch stops, the remaining accounts wait for the next run."""
-
-
 # ---------------------------------------------------------------------------
 # Redaction: every log line, stored error and summary passes through redact()
 # ---------------------------------------------------------------------------
