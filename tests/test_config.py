@@ -32,6 +32,7 @@ def test_missing_database_url_with_the_embedded_package_says_so_and_runs(fake, r
 
     assert result.status == 0, result.stderr
     assert f"DATABASE_URL is not set: using a local embedded PostgreSQL under {tmp_path / '.pgdata'}" in result.stderr
+    assert "Warning" not in result.stderr
     assert (tmp_path / ".pgdata" / "PG_VERSION").exists()
     assert result.summary["accounts_processed"] == 0
 
