@@ -1003,13 +1003,14 @@ def _advance(account: Account, rows: list[Post], walks: list[Walk]) -> None:
     account.pending_walks = list(walks)
 
 
-def record_success(conn: psycopg.Connection, account: Account) -> None:
-    """A clean sync clears the last error and any mark left by an earlier failure."""
+def record_success(conn: psycopg.Connection, account: Account, wait_until: datetime | None = None) -> None:
+    """A clean sync clears the last error and any mark left by an earlier failure; ``wait_until``
+    keeps the account out until then when Meta said its limit is reached."""
     conn.execute(
         """UPDATE instagram_accounts SET last_error = NULL, status = 'active', dead_token_sha256 = NULL,
-               throttled_until = NULL
+               throttled_until = %s
            WHERE id = %s""",
-        (account.id,),
+        (wait_until, account.id),
     )
 
 
@@ -1288,12 +1289,27 @@ def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: 
         _fail(sync, account, result, redact(f"unexpected {type(exc).__name__}: {exc}"), logged=True)
     else:
         if not sync.dry_run:
-            record_success(conn, account)
+            record_success(conn, account, _wait_asked_for(account, sync.api.usage))
     result.requests = sync.api.requests_made - requests_before
     result.inserted = sync.posts_inserted - inserted_before
     result.updated = sync.posts_updated - updated_before
     sync.results.append(result)
     return stop
+
+
+def _wait_asked_for(account: Account, usage: Usage) -> datetime | None:
+    """When the account's usage header says its limit is reached (or gives a time to regain
+    access), the account waits that long before its next sync."""
+    if usage.account_pct < 100 and not usage.regain:
+        return None
+    until = datetime.now(timezone.utc) + (usage.regain or DEFAULT_THROTTLE_WAIT)
+    log.warning(
+        "%s: Meta reports %d%% of this account's rate limit used; skipped until %s",
+        account.account_name,
+        usage.account_pct,
+        f"{until:%H:%M UTC}",
+    )
+    return until
 
 
 def _release(sync: Sync, account: Account, previous_checked_at: datetime | None, **kwargs: Any) -> None:

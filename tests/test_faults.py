@@ -474,3 +474,19 @@ def test_redaction_hides_token_shaped_values(text, hidden):
 
     assert hidden not in redact(text)
     assert "[REDACTED]" in redact(text)
+
+
+def test_account_at_its_usage_limit_waits_the_time_meta_gives(fake, link, db, run):
+    club = fake.add_account("atlimit", posts=120)
+    link(club, name="At Limit")
+    club.usage.update(call_count=100, estimated_time_to_regain_access=10)
+
+    first = run()
+    second = run()
+
+    assert first.status == 0
+    assert len(stored_posts(db, club)) == 50  # the page that reported it is kept
+    assert "At Limit: Meta reports 100% of this account's rate limit used; skipped until" in first.stderr
+    assert 9 < _minutes_from_now(account_row(db, club)["throttled_until"]) <= 10
+    assert len(fake.media_requests(club)) == 1
+    assert second.summary["accounts_skipped"] == 1
