@@ -66,6 +66,7 @@ log = logging.getLogger("ingest_instagram")
 DEFAULT_TOKEN_LIFETIME = timedelta(days=60)
 REFRESH_WHEN_LEFT = 0.10  # refresh when less than this share of the lifetime remains
 DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account without saying for how long
+USAGE_LIMIT_PCT = 95  # usage "at or near" Meta's limit: the app stops the batch, an account waits
 MEDIA_FIELDS = "id,caption,media_type,media_url,permalink,timestamp"
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
@@ -1246,7 +1247,7 @@ def _stop_reason(sync: Sync) -> str | None:
     """Why no further account should be started this run, if there is a reason."""
     if sync.api.requests_made >= sync.config.max_requests_per_run:
         return f"the request budget of {sync.config.max_requests_per_run} is used up"
-    if sync.api.usage.app_pct >= 100:
+    if sync.api.usage.app_pct >= USAGE_LIMIT_PCT:
         return f"Meta reports {sync.api.usage.app_pct}% of the app's rate limit used (X-App-Usage)"
     return None
 
@@ -1300,7 +1301,7 @@ def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: 
 def _wait_asked_for(account: Account, usage: Usage) -> datetime | None:
     """When the account's usage header says its limit is reached (or gives a time to regain
     access), the account waits that long before its next sync."""
-    if usage.account_pct < 100 and not usage.regain:
+    if usage.account_pct < USAGE_LIMIT_PCT and not usage.regain:
         return None
     until = datetime.now(timezone.utc) + (usage.regain or DEFAULT_THROTTLE_WAIT)
     log.warning(
