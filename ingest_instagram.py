@@ -57,6 +57,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 import requests
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -707,9 +708,9 @@ CREATE INDEX IF NOT EXISTS instagram_sync_runs_started_idx ON instagram_sync_run
 ALTER TABLE instagram_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_posts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_sync_runs ENABLE ROW LEVEL SECURITY;
-COMMENT ON TABLE instagram_sync_runs IS 'ingest_instagram schema 2';
 """
-SCHEMA_MARK = "ingest_instagram schema 2"  # the last statement of SCHEMA writes it: change both together
+SCHEMA_MARK = "ingest_instagram schema 2"  # bump it whenever SCHEMA changes, so existing databases get the change
+SCHEMA += f"COMMENT ON TABLE instagram_sync_runs IS '{SCHEMA_MARK}';\n"  # last: it says all of SCHEMA is there
 
 
 def connect(config: Config, *, autocommit: bool = True) -> psycopg.Connection:
@@ -960,7 +961,7 @@ def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], wal
     """Upsert a page's posts and move the account's watermark and walks, as one statement: one
     round trip, and atomic, so a crash never leaves last_synced_at ahead of the posts stored.
     Returns (inserted, updated); a post counts as updated only when a field really changed."""
-    rows = list({post.media_id: post for post in posts}.values())  # ON CONFLICT cannot touch a row twice
+    rows = _one_per_media_id(posts)
     inserted, updated = conn.execute(
         _SAVE_PAGE,
         {
@@ -981,7 +982,7 @@ def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], wal
 
 def preview_page(conn: psycopg.Connection, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
     """What save_page would do, for --dry-run: the posts it would insert and update. Writes nothing."""
-    rows = list({post.media_id: post for post in posts}.values())
+    rows = _one_per_media_id(posts)
     stored = {
         r[0]: r[1:]
         for r in conn.execute(
@@ -994,6 +995,11 @@ def preview_page(conn: psycopg.Connection, account: Account, posts: list[Post], 
     updated = sum(1 for media_id, values in fields.items() if media_id in stored and stored[media_id] != values)
     _advance(account, rows, walks)
     return inserted, updated
+
+
+def _one_per_media_id(posts: list[Post]) -> list[Post]:
+    """A page that lists a post twice keeps its last copy: ON CONFLICT cannot touch a row twice."""
+    return list({post.media_id: post for post in posts}.values())
 
 
 def _advance(account: Account, rows: list[Post], walks: list[Walk]) -> None:
@@ -1481,8 +1487,10 @@ def add_account(
 def save_linked_account(conn: psycopg.Connection, **values: Any) -> dict[str, Any]:
     """Insert the account, or replace the token of the one already linked (clearing any mark a dead
     token or a throttle left); a re-link keeps the name and priority unless new ones are given."""
-    row = conn.execute(
-        """INSERT INTO instagram_accounts
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """INSERT INTO instagram_accounts
                (ig_user_id, account_name, access_token, token_expires_at, token_issued_at, priority)
            VALUES (%(ig_user_id)s, %(name)s, %(token)s, %(expires_at)s, %(issued_at)s, coalesce(%(priority)s, 2))
            ON CONFLICT (ig_user_id) DO UPDATE SET
@@ -1493,24 +1501,27 @@ def save_linked_account(conn: psycopg.Connection, **values: Any) -> dict[str, An
                priority = coalesce(%(priority)s, instagram_accounts.priority),
                status = 'active', dead_token_sha256 = NULL, throttled_until = NULL, last_error = NULL,
                updated_at = now()
-           RETURNING id, account_name, ig_user_id, priority, token_expires_at, xmax = 0""",
-        values,
-    ).fetchone()
-    keys = ("id", "account_name", "ig_user_id", "priority", "token_expires_at", "inserted")
-    return dict(zip(keys, row))
+           RETURNING id, account_name, ig_user_id, priority, token_expires_at, xmax = 0 AS inserted""",
+            values,
+        )
+        .fetchone()
+    )
+    return row
 
 
 def account_health(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """One row per account: what a person checks when something looks wrong. No token."""
-    cur = conn.execute(
-        f"""SELECT a.id, a.account_name, a.ig_user_id, coalesce(a.priority, 2) AS priority,
+    rows = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"""SELECT a.id, a.account_name, a.ig_user_id, coalesce(a.priority, 2) AS priority,
                    ({_DEAD_TOKEN}) AS token_dead, a.throttled_until, a.token_expires_at,
                    a.last_checked_at, a.last_synced_at, jsonb_array_length(a.pending_walks) AS pending_walks,
                    a.last_error, (SELECT count(*) FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) AS posts
             FROM instagram_accounts a {_SYNC_ORDER}"""
+        )
+        .fetchall()
     )
-    names = [c.name for c in cur.description]
-    rows = [dict(zip(names, row)) for row in cur]
     now = datetime.now(timezone.utc)
     for row in rows:
         row["state"] = _account_state(row, now)
@@ -1535,14 +1546,16 @@ def _account_state(row: dict[str, Any], now: datetime) -> str:
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]]:
-    cur = conn.execute(
-        """SELECT id, started_at, finished_at, outcome, accounts_processed, accounts_failed, accounts_skipped,
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """SELECT id, started_at, finished_at, outcome, accounts_processed, accounts_failed, accounts_skipped,
                   posts_inserted, posts_updated, requests_made, highest_usage_pct, errors
            FROM instagram_sync_runs ORDER BY started_at DESC, id DESC LIMIT %s""",
-        (limit,),
+            (limit,),
+        )
+        .fetchall()
     )
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, row)) for row in cur]
 
 
 # ---------------------------------------------------------------------------
