@@ -50,7 +50,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -146,6 +146,12 @@ class GraphAPIError(AccountError):
         return self.code in ACCOUNT_THROTTLE_CODES or self.status == 429
 
     @property
+    def rejects_cursor(self) -> bool:
+        """Code 100 on a request with an ``after`` cursor: Meta invalidates a cursor when the post it
+        points at is deleted or archived (the same request without a cursor worked this run)."""
+        return self.code == 100 and self.subcode != 33
+
+    @property
     def token_dead(self) -> bool:
         return self.code in DEAD_TOKEN_CODES
 
@@ -185,7 +191,10 @@ _SECRET_PARAM = re.compile(  # in a query string, URL-encoded inside another URL
     r"(?i)(access_token|client_secret|fb_exchange_token|appsecret_proof|input_token)"
     r"(=|%3D|\"?\s*:\s*\"?)((?:(?!%26)[^&\s'\"<>,}])+)"
 )
-_URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
+# A connection string's password: up to the last "@" of the line, so that an unencoded "@", "%", "/"
+# or space in it is hidden too (psycopg echoes a string it cannot parse). "<password>" is our own hint.
+_URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]*:)(?!<password>@)[^\n]*@")
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)")
 _secrets: set[str] = set()
 
 
@@ -198,7 +207,8 @@ def remember_secret(value: str | None) -> None:
 def redact(text: str) -> str:
     """Hide every known secret, and anything that looks like a token parameter, in text."""
     text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
-    text = _URL_PASSWORD.sub(r"\1[REDACTED]\3", text)
+    text = _URL_PASSWORD.sub(r"\1[REDACTED]@", text)
+    text = _KEYWORD_PASSWORD.sub(r"\1[REDACTED]", text)
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "[REDACTED]")
     return text
@@ -240,9 +250,12 @@ class Config:
     usage_threshold: int
     initial_backfill_days: int | None
     sync_runs_keep_days: int
+    stale_after: timedelta  # status warns when no run has finished for this long
 
 
-def _env_number(env: dict[str, str], name: str, default: str, kind: type, minimum: float) -> Any:
+def _env_number(
+    env: dict[str, str], name: str, default: str, kind: type, minimum: float, maximum: float | None = None
+) -> Any:
     raw = (env.get(name) or default).strip()
     try:
         value = kind(raw)
@@ -250,27 +263,61 @@ def _env_number(env: dict[str, str], name: str, default: str, kind: type, minimu
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {raw!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError(f"{name} must be {bounds}, got {raw!r}")
     return value
 
 
 def _env_base_url(env: dict[str, str], name: str, default: str) -> str:
+    """A Graph API host. The version belongs in GRAPH_API_VERSION: a version in the URL as well
+    makes every path /v25.0/v25.0/…, which Meta answers with a misleading code 100."""
     url = (env.get(name) or default).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {url!r}")
+    if re.search(r"/v\d+(\.\d+)?(/|$)", parts.path):
+        raise ConfigError(f"{name} must not contain the API version (set GRAPH_API_VERSION): use {default}")
     return url
 
 
-def load_config(env: dict[str, str] | None = None) -> Config:
-    """Read and check every setting; a bad value raises ConfigError naming the variable."""
+_URL_EXAMPLE = "postgresql://USER:<password>@HOST:5432/DBNAME"
+
+
+def _password_in_url(url: str) -> str | None:
+    """The password of a postgresql:// URL, found even where psycopg cannot parse the URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    user_info = rest.rsplit("@", 1)[0]
+    return user_info.partition(":")[2] or None
+
+
+def _check_database_url(url: str) -> None:
+    """Register the password for redaction, then make sure psycopg can read the string."""
+    remember_secret(_password_in_url(url))
+    if not url.startswith(("postgres://", "postgresql://")) and "=" not in url:
+        raise ConfigError(f"DATABASE_URL must look like {_URL_EXAMPLE}")
+    try:
+        remember_secret(psycopg.conninfo.conninfo_to_dict(url).get("password"))
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"DATABASE_URL is not a valid connection string ({_one_line(exc)}): percent-encode special characters"
+            f" in the password (% as %25, @ as %40, / as %2F, a space as %20), as in {_URL_EXAMPLE}"
+        ) from None
+
+
+def load_config(env: dict[str, str] | None = None, *, database_optional: bool = False) -> Config:
+    """Read and check every setting; a bad value raises ConfigError naming the variable.
+
+    ``database_optional`` leaves an unset DATABASE_URL empty (the caller supplies one), so that every
+    other setting is checked before any work such as starting an embedded database."""
     env = dict(os.environ if env is None else env)
     database_url = (env.get("DATABASE_URL") or "").strip()
-    if not database_url:
+    if database_url:
+        _check_database_url(database_url)
+    elif not database_optional:
         raise ConfigError("DATABASE_URL is not set: put the Postgres connection string in the environment or .env")
-    if not database_url.startswith(("postgres://", "postgresql://")) and "=" not in database_url:
-        raise ConfigError("DATABASE_URL must look like postgresql://user:password@host:5432/dbname")
     version = (env.get("GRAPH_API_VERSION") or "v25.0").strip()
     if not re.fullmatch(r"v\d+\.\d+", version):
         raise ConfigError(f"GRAPH_API_VERSION must look like v25.0, got {version!r}")
@@ -288,15 +335,12 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         http_timeout=_env_number(env, "HTTP_TIMEOUT", "30", float, 0.001),
         http_retries=_env_number(env, "HTTP_RETRIES", "3", int, 0),
         retry_backoff=_env_number(env, "RETRY_BACKOFF", "1", float, 0),
-        usage_threshold=_env_number(env, "USAGE_THRESHOLD", "80", int, 1),
+        usage_threshold=_env_number(env, "USAGE_THRESHOLD", "80", int, 1, 100),
         initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
+        stale_after=timedelta(hours=_env_number(env, "STALE_AFTER_HOURS", "2", float, 0.01)),
     )
     remember_secret(config.app_secret)
-    try:
-        remember_secret(psycopg.conninfo.conninfo_to_dict(database_url).get("password"))
-    except psycopg.Error as exc:
-        raise ConfigError(f"DATABASE_URL is not a valid connection string: {_one_line(exc)}") from None
     return config
 
 
@@ -468,18 +512,32 @@ class Walk:
 
     ``after`` is the cursor to continue from (None: from the top of the grid); ``until``
     is where it ends: the first post older than it (None: the end of the history).
+    ``reached`` is the oldest post time it has read, so that a walk whose cursor Meta
+    no longer accepts can start again from the top and knows how far it had come.
     """
 
     after: str | None
     until: datetime | None
+    reached: datetime | None = None
 
     def to_json(self) -> dict[str, str | None]:
-        return {"after": self.after, "until": self.until.isoformat() if self.until else None}
+        return {"after": self.after, "until": _iso(self.until), "reached": _iso(self.reached)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Walk:
-        until = data.get("until")
-        return cls(after=data.get("after"), until=datetime.fromisoformat(until) if until else None)
+        return cls(after=data.get("after"), until=_from_iso(data.get("until")), reached=_from_iso(data.get("reached")))
+
+    def restarted(self) -> Walk:
+        """The same walk from the top of the grid: its cursor died with the post it pointed at."""
+        return Walk(after=None, until=self.until, reached=self.reached)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass
@@ -494,6 +552,7 @@ class Account:
     token_issued_at: datetime | None
     last_synced_at: datetime | None
     pending_walks: list[Walk]
+    newest_stored: datetime | None = None  # the newest post stored for it: what justifies last_synced_at
 
     @property
     def uses_facebook_login(self) -> bool:
@@ -514,16 +573,25 @@ class Post:
     timestamp: datetime
 
 
+def _utc_text(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time for people, labelled UTC and in UTC whatever zone the database session reads in."""
+    return f"{moment.astimezone(timezone.utc).strftime(fmt)} UTC"
+
+
 def parse_timestamp(value: str) -> datetime:
     """Parse Meta's '2025-09-27T07:19:10+0000', which fromisoformat rejects before Python 3.11."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
 
 
-def _clean_text(value: Any) -> str | None:
-    """Postgres text cannot hold NUL characters: drop them; keep None for a missing field."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and halves of a surrogate pair (half an emoji)
+
+
+def clean_text(value: Any) -> str | None:
+    """Text that Postgres can store: NUL dropped, a lone surrogate (which JSON can carry but UTF-8
+    cannot) made U+FFFD, the rest kept as it is; None stays None for a missing field."""
     if value is None:
         return None
-    return str(value).replace("\x00", "")
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", str(value))
 
 
 def parse_post(item: Any) -> Post:
@@ -535,21 +603,25 @@ def parse_post(item: Any) -> Post:
     except ValueError:
         raise GraphAPIError(f"post {item['id']} has an unreadable timestamp {item['timestamp']!r}") from None
     return Post(
-        media_id=str(item["id"]),
-        caption=_clean_text(item.get("caption")),
-        media_type=_clean_text(item.get("media_type")),
-        media_url=_clean_text(item.get("media_url")),
-        permalink=_clean_text(item.get("permalink")),
+        media_id=clean_text(item["id"]),
+        caption=clean_text(item.get("caption")),
+        media_type=clean_text(item.get("media_type")),
+        media_url=clean_text(item.get("media_url")),
+        permalink=clean_text(item.get("permalink")),
         timestamp=timestamp,
     )
 
 
 @dataclass
 class MediaPage:
-    """One page of /media: its posts and the cursor to the next page (None on the last one)."""
+    """One page of /media: its posts and the cursor to the next page (None on the last one).
+
+    ``refused_host`` names the host of a ``paging.next`` that pointed away from the Graph API:
+    the page's posts are still good, but the walk cannot follow that link with the token."""
 
     posts: list[Post]
     next_after: str | None
+    refused_host: str | None = None
 
 
 def parse_media_page(body: dict[str, Any], base_url: str) -> MediaPage:
@@ -563,8 +635,7 @@ def parse_media_page(body: dict[str, Any], base_url: str) -> MediaPage:
     if not next_url:
         return MediaPage(posts, None)
     if not isinstance(next_url, str) or not _same_origin(next_url, base_url):
-        host = urlsplit(str(next_url)).hostname
-        raise GraphAPIError(f"refused paging.next pointing to another host ({host}); the token stays here")
+        return MediaPage(posts, None, refused_host=clean_text(urlsplit(str(next_url)).hostname) or "no host")
     cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
     after = cursors.get("after") or dict(parse_qsl(urlsplit(next_url).query)).get("after")
     if not after:
@@ -764,9 +835,18 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     mark = "SELECT obj_description(to_regclass('instagram_sync_runs'), 'pg_class')"
     if conn.execute(mark).fetchone()[0] == SCHEMA_MARK:
         return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, START_LOCK))
-        conn.execute(SCHEMA)
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, START_LOCK))
+            conn.execute(SCHEMA)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        role = conn.execute("SELECT current_user").fetchone()[0]
+        raise DatabaseError(
+            f"the database role {role!r} may not create or change this tool's tables ({_one_line(exc)}):"
+            " PostgreSQL 15 and later grant CREATE on schema public only to its owner. Have the owner apply"
+            f' the schema once (python ingest_instagram.py schema | psql "$OWNER_DATABASE_URL") and grant {role!r}'
+            " SELECT, INSERT, UPDATE, DELETE on the instagram_ tables, or GRANT CREATE ON SCHEMA public to it"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -832,7 +912,8 @@ class RunPresence:
 
 
 _ACCOUNT_COLUMNS = """a.id, a.ig_user_id, a.account_name, a.access_token, a.token_expires_at,
-    a.token_issued_at, a.last_synced_at, a.pending_walks"""
+    a.token_issued_at, a.last_synced_at, a.pending_walks,
+    (SELECT max(p."timestamp") FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) AS newest_stored"""
 
 # Not yet checked in the round that began at %(round)s.
 _IN_ROUND = "(last_checked_at IS NULL OR last_checked_at < %(round)s)"
@@ -844,7 +925,7 @@ _SYNC_ORDER = "ORDER BY coalesce(priority, 2), last_checked_at NULLS FIRST, id"
 
 
 def _account_from_row(row: tuple[Any, ...]) -> Account:
-    account = Account(*row[:7], pending_walks=[Walk.from_json(w) for w in row[7] or []])
+    account = Account(*row[:7], pending_walks=[Walk.from_json(w) for w in row[7] or []], newest_stored=row[8])
     remember_secret(account.access_token)
     return account
 
@@ -919,17 +1000,18 @@ def why_not_ready(conn: psycopg.Connection, account_id: int) -> str:
     if dead:
         return f"{name}: not synced, its token is dead; re-link it with add-account"
     if until and until > datetime.now(timezone.utc):
-        return f"{name}: not synced, Meta rate-limits it until {until:%H:%M} UTC"
+        return f"{name}: not synced, Meta rate-limits it until {_utc_text(until, '%H:%M')}"
     return f"{name}: not synced, another run is syncing it right now"
 
 
-def save_token(conn: psycopg.Connection, account: Account, token: str, expires_at: datetime) -> None:
-    """Store the new token and its expiry in one statement, before the token is used."""
+def save_token(conn: psycopg.Connection, account: Account, old_token: str, token: str, expires_at: datetime) -> None:
+    """Store the new token and its expiry in one statement, before the token is used; a token that
+    someone re-linked meanwhile (add-account) is newer than the one refreshed here, and stays."""
     conn.execute(
         """UPDATE instagram_accounts SET access_token = %s, token_expires_at = %s,
                token_issued_at = clock_timestamp(), updated_at = now()
-           WHERE id = %s""",
-        (token, expires_at, account.id),
+           WHERE id = %s AND access_token = %s""",
+        (token, expires_at, account.id, old_token),
     )
 
 
@@ -943,9 +1025,10 @@ WITH page AS (
     SELECT media_id, %(ig_user_id)s, caption, media_type, media_url, permalink, "timestamp" FROM page
     ON CONFLICT (media_id) DO UPDATE
         SET caption = EXCLUDED.caption, media_type = EXCLUDED.media_type, media_url = EXCLUDED.media_url,
-            permalink = EXCLUDED.permalink, updated_at = now()
-        WHERE (old.caption, old.media_type, old.media_url, old.permalink)
-              IS DISTINCT FROM (EXCLUDED.caption, EXCLUDED.media_type, EXCLUDED.media_url, EXCLUDED.permalink)
+            permalink = EXCLUDED.permalink, "timestamp" = EXCLUDED."timestamp", updated_at = now()
+        WHERE (old.caption, old.media_type, old.media_url, old.permalink, old."timestamp")
+              IS DISTINCT FROM
+              (EXCLUDED.caption, EXCLUDED.media_type, EXCLUDED.media_url, EXCLUDED.permalink, EXCLUDED."timestamp")
     RETURNING (xmax = 0) AS inserted
 ), account AS (
     UPDATE instagram_accounts
@@ -986,11 +1069,12 @@ def preview_page(conn: psycopg.Connection, account: Account, posts: list[Post], 
     stored = {
         r[0]: r[1:]
         for r in conn.execute(
-            "SELECT media_id, caption, media_type, media_url, permalink FROM instagram_posts WHERE media_id = ANY(%s)",
+            'SELECT media_id, caption, media_type, media_url, permalink, "timestamp" FROM instagram_posts'
+            " WHERE media_id = ANY(%s)",
             ([p.media_id for p in rows],),
         )
     }
-    fields = {p.media_id: (p.caption, p.media_type, p.media_url, p.permalink) for p in rows}
+    fields = {p.media_id: (p.caption, p.media_type, p.media_url, p.permalink, p.timestamp) for p in rows}
     inserted = sum(1 for media_id in fields if media_id not in stored)
     updated = sum(1 for media_id, values in fields.items() if media_id in stored and stored[media_id] != values)
     _advance(account, rows, walks)
@@ -1007,6 +1091,7 @@ def _advance(account: Account, rows: list[Post], walks: list[Walk]) -> None:
     if rows:
         newest = max(p.timestamp for p in rows)
         account.last_synced_at = max(account.last_synced_at or newest, newest)
+        account.newest_stored = max(account.newest_stored or newest, newest)
     account.pending_walks = list(walks)
 
 
@@ -1021,17 +1106,21 @@ def record_success(conn: psycopg.Connection, account: Account, wait_until: datet
     )
 
 
-def record_failure(conn: psycopg.Connection, account: Account, message: str, *, token_dead: bool = False) -> None:
+def record_failure(conn: psycopg.Connection, account: Account, message: str, *, token_dead: bool = False) -> bool:
     """Keep the (redacted) error on the account for people to read; a dead token also marks the
-    account as needing re-authorisation, which later runs skip until its token is replaced."""
-    conn.execute(
+    account as needing re-authorisation, which later runs skip until its token is replaced.
+
+    The dead-token mark names the token Meta rejected: when add-account replaced it while this run
+    was using it, the new token is not marked (nor its account), and False is returned."""
+    cur = conn.execute(
         """UPDATE instagram_accounts SET last_error = %(message)s, last_error_at = now(),
                status = CASE WHEN %(dead)s THEN 'needs_reauth' ELSE status END,
                dead_token_sha256 = CASE WHEN %(dead)s
                    THEN encode(sha256(convert_to(access_token, 'UTF8')), 'hex') ELSE dead_token_sha256 END
-           WHERE id = %(id)s""",
-        {"message": message, "dead": token_dead, "id": account.id},
+           WHERE id = %(id)s AND (NOT %(dead)s OR access_token = %(rejected)s)""",
+        {"message": clean_text(message), "dead": token_dead, "id": account.id, "rejected": account.access_token},
     )
+    return cur.rowcount == 1
 
 
 # ---------------------------------------------------------------------------
@@ -1112,23 +1201,32 @@ def refresh_token(account: Account, sync: Sync, *, force: bool = False) -> bool:
         return False
     token, lifetime = request_token_refresh(sync.api, account)
     expires_at = datetime.now(timezone.utc) + lifetime
-    save_token(sync.conn, account, token, expires_at)
+    save_token(sync.conn, account, account.access_token, token, expires_at)
     account.access_token, account.token_expires_at, account.token_issued_at = token, expires_at, now
     sync.tokens_refreshed += 1
     log.info("Refreshed token for %s; it now expires %s", account.account_name, expires_at.strftime("%Y-%m-%d"))
     return True
 
 
-def _walk_reached_end(page: MediaPage, walk: Walk) -> bool:
-    """True when this page finishes the walk: the list ends here, or it reached a post older
-    than the walk's limit. On the top page the first three posts may be pinned old posts, so
-    they alone never end a walk."""
+def _dated_posts(page: MediaPage, walk: Walk) -> list[Post]:
+    """The posts whose place in the grid says how far a walk has come. On the top page the first
+    three may be pinned old posts, so they say nothing about it."""
+    return page.posts[PINNED_POSTS_MAX:] if walk.after is None else page.posts
+
+
+def _next_walk(page: MediaPage, walk: Walk) -> Walk | None:
+    """Where the walk goes on after this page; None when the page finishes it: the list ends here,
+    or it reached a post older than the walk's limit. A page whose link onwards was refused is
+    read again next run, from the same place."""
+    dated = _dated_posts(page, walk)
+    if walk.until is not None and any(post.timestamp < walk.until for post in dated):
+        return None
+    reached = min([p.timestamp for p in dated] + ([walk.reached] if walk.reached else []), default=None)
+    if page.refused_host:
+        return Walk(after=walk.after, until=walk.until, reached=reached)
     if page.next_after is None:
-        return True
-    if walk.until is None:
-        return False
-    candidates = page.posts[PINNED_POSTS_MAX:] if walk.after is None else page.posts
-    return any(post.timestamp < walk.until for post in candidates)
+        return None
+    return Walk(after=page.next_after, until=walk.until, reached=reached)
 
 
 def _horizon(config: Config) -> datetime | None:
@@ -1150,15 +1248,54 @@ def _account_near_limit(account: Account, sync: Sync) -> bool:
     return True
 
 
+CLOCK_SKEW_ALLOWED = timedelta(minutes=5)  # a watermark this far past now is still taken as right
+
+
+def _repair_watermark(account: Account, sync: Sync, horizon: datetime | None) -> None:
+    """A watermark must be justified by what is stored: one later than the newest stored post (or
+    than now) ends every walk at the first page, and the posts below are never fetched. It is set
+    back to the newest stored post (at most now), and a walk over the whole history is queued, once,
+    to fetch whatever the bad watermark hid; both in one statement."""
+    watermark, newest = account.last_synced_at, account.newest_stored
+    now = datetime.now(timezone.utc)
+    if watermark is None or (newest is not None and watermark <= min(newest, now + CLOCK_SKEW_ALLOWED)):
+        return
+    justified = min(newest, now) if newest is not None else None
+    walks = list(account.pending_walks)
+    if justified is not None and not any(_reaches_the_end(w, horizon) for w in walks):
+        walks.append(Walk(after=None, until=horizon))
+    log.warning(
+        "%s: last_synced_at %s is later than %s; repaired to %s, and its history is walked again",
+        account.account_name,
+        _utc_text(watermark),
+        f"the newest post stored ({_utc_text(newest)})" if newest and watermark > newest else "now",
+        _utc_text(justified) if justified else "none (a full walk)",
+    )
+    if not sync.dry_run:
+        sync.conn.execute(
+            """UPDATE instagram_accounts SET last_synced_at = %s, pending_walks = %s
+               WHERE id = %s AND last_synced_at = %s""",
+            (justified, Jsonb([w.to_json() for w in walks]), account.id, watermark),
+        )
+    account.last_synced_at, account.pending_walks = justified, walks
+
+
+def _reaches_the_end(walk: Walk, horizon: datetime | None) -> bool:
+    """The walk goes on to the end of the history (or of the backfill horizon)."""
+    return walk.until is None or (horizon is not None and walk.until <= horizon)
+
+
 def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     """Store the posts published since the last sync, then continue unfinished history walks.
 
     Returns (inserted, updated). Each page is written with the account's new state in one
     statement, so an interrupted run resumes where it stopped, losing nothing."""
     horizon = _horizon(sync.config)
+    _repair_watermark(account, sync, horizon)
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
     inserted = updated = pages = 0
-    while walks and pages < sync.page_limit():
+    refused_host = None
+    while walks and pages < sync.page_limit() and not refused_host:
         walk = walks[0]
         try:
             page = fetch_media_page(sync.api, account, walk.after)
@@ -1167,11 +1304,20 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
                 raise  # nothing fetched: the account is skipped and goes first next run
             log.warning("%s: request budget used up; its walk resumes next run", account.account_name)
             break
+        except GraphAPIError as exc:
+            if not (walk.after and exc.rejects_cursor):
+                raise
+            pages += 1
+            walks[0] = walk.restarted()
+            _log_restart(account, walk, exc)
+            continue
         pages += 1
-        if _walk_reached_end(page, walk):
+        following = _next_walk(page, walk)
+        if following is None:
             walks.pop(0)
         else:
-            walks[0] = Walk(after=page.next_after, until=walk.until)
+            walks[0] = following
+        refused_host = page.refused_host
         posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
         page_inserted, page_updated = sync.save(account, posts, walks)
         inserted += page_inserted
@@ -1185,7 +1331,23 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     log.info(
         "%s %d new posts for %s, updated %d, %d page(s)%s", verb, inserted, account.account_name, updated, pages, left
     )
+    if refused_host:
+        raise AccountError(
+            f"refused paging.next pointing to another host ({refused_host}): the token stays here; the posts of"
+            " that page are stored and its walk is tried again next run"
+        )
     return inserted, updated
+
+
+def _log_restart(account: Account, walk: Walk, exc: GraphAPIError) -> None:
+    reached = f" (it had reached posts of {_utc_text(walk.reached)})" if walk.reached else ""
+    log.warning(
+        "%s: Meta no longer accepts the cursor of an unfinished walk%s: %s. The post it pointed at was"
+        " deleted or archived; the walk starts again from the top of the grid and goes on past what is stored",
+        account.account_name,
+        reached,
+        exc,
+    )
 
 
 def _sync_account(account: Account, sync: Sync) -> None:
@@ -1282,9 +1444,9 @@ def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: 
             stop = f"Meta throttles the whole app ({message})"
         elif exc.throttles_account:
             until = datetime.now(timezone.utc) + (exc.retry_after or DEFAULT_THROTTLE_WAIT)
-            result.outcome = f"skipped: rate-limited until {until:%H:%M} UTC"
+            result.outcome = f"skipped: rate-limited until {_utc_text(until, '%H:%M')}"
             _release(sync, account, previous_checked_at, wait_until=until)
-            log.warning("%s: rate-limited by Meta (%s); skipped until %s", name, message, f"{until:%H:%M UTC}")
+            log.warning("%s: rate-limited by Meta (%s); skipped until %s", name, message, _utc_text(until, "%H:%M"))
         else:
             _fail(sync, account, result, message, token_dead=exc.token_dead)
     except AccountError as exc:
@@ -1314,7 +1476,7 @@ def _wait_asked_for(account: Account, usage: Usage) -> datetime | None:
         "%s: Meta reports %d%% of this account's rate limit used; skipped until %s",
         account.account_name,
         usage.account_pct,
-        f"{until:%H:%M UTC}",
+        _utc_text(until, "%H:%M"),
     )
     return until
 
@@ -1330,8 +1492,11 @@ def _fail(
     if not logged:
         log.error("%s: %s", account.account_name, message)
     result.outcome = f"failed: {message}"
-    if not sync.dry_run:
-        record_failure(sync.conn, account, message, token_dead=token_dead)
+    if not sync.dry_run and not record_failure(sync.conn, account, message, token_dead=token_dead):
+        log.warning(
+            "%s: its token was replaced (add-account) while this run used the old one; the new token is kept",
+            account.account_name,
+        )
 
 
 def _accounts_to_sync(
@@ -1364,7 +1529,9 @@ def _run_accounts(
     if round_started_at is not None:
         for name, since in accounts_awaiting_token(conn, round_started_at):
             log.warning(
-                "%s: skipped, its token is dead (since %s); re-link it with add-account", name, f"{since:%Y-%m-%d}"
+                "%s: skipped, its token is dead (since %s); re-link it with add-account",
+                name,
+                _utc_text(since, "%Y-%m-%d"),
             )
     failed = sum(1 for r in sync.results if r.outcome.startswith("failed"))
     processed = sum(1 for r in sync.results if r.outcome == "ok")
@@ -1450,6 +1617,11 @@ def add_account(
 ) -> dict[str, Any]:
     """Link an account from a token (or re-link it with a new one); return what was stored."""
     remember_secret(token)
+    if token.startswith("EAA") and not (config.app_id and config.app_secret):
+        raise ConfigError(
+            "a Facebook-login token (EAA…) needs INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET: set both to the Meta"
+            " app's id and secret"
+        )
     api = GraphClient(config)
     if token.startswith("EAA"):  # Facebook login: /me is the person, so the account id must be given
         if not ig_user_id:
@@ -1535,7 +1707,7 @@ def _account_state(row: dict[str, Any], now: datetime) -> str:
     if row["token_expires_at"] <= now:
         return "token expired"
     if row["throttled_until"] and row["throttled_until"] > now:
-        return f"throttled until {row['throttled_until']:%H:%M} UTC"
+        return f"throttled until {_utc_text(row['throttled_until'], '%H:%M')}"
     if row["last_error"]:
         return "failing"
     if row["last_checked_at"] is None:
@@ -1543,6 +1715,12 @@ def _account_state(row: dict[str, Any], now: datetime) -> str:
     if row["pending_walks"]:
         return "backfilling"
     return "ok"
+
+
+def last_finished_run(conn: psycopg.Connection) -> datetime | None:
+    """When the last run that went to its end finished (an abandoned one did not)."""
+    query = "SELECT max(finished_at) FROM instagram_sync_runs WHERE outcome IN ('ok', 'failed')"
+    return conn.execute(query).fetchone()[0]
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]]:
@@ -1565,7 +1743,9 @@ def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]
 
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    formatter = _RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime  # UTC, like the summary's timestamp, whatever the machine's zone
+    handler.setFormatter(formatter)
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -1577,15 +1757,26 @@ def _priority(value: str) -> int:
     return int(value)
 
 
+def _account_key(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty name names no account: give its name, id or ig_user_id")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingest_instagram.py",
         description="Sync the posts of linked Instagram accounts into Postgres (one batch per invocation).",
         epilog="With no command, runs one batch: the same as 'run'.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{run,add-account,status}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,add-account,status,schema}")
     run = commands.add_parser("run", help="sync every due account once (the default)", description=run_sync.__doc__)
-    run.add_argument("--account", metavar="NAME_OR_ID", help="sync only this account, now (name, id or ig_user_id)")
+    run.add_argument(
+        "--account",
+        type=_account_key,
+        metavar="NAME_OR_ID",
+        help="sync only this account, now (name, id or ig_user_id)",
+    )
     run.add_argument("--dry-run", action="store_true", help="fetch and report what would change; write nothing")
     add = commands.add_parser("add-account", help="link an account from its token", description=add_account.__doc__)
     add.add_argument(
@@ -1596,6 +1787,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--ig-user-id", help="the Instagram professional account id (needed for Facebook-login tokens)")
     status = commands.add_parser("status", help="show each account's sync health and the last runs")
     status.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    commands.add_parser(
+        "schema",
+        help="print the SQL that creates the tables, for a database owner or a migration tool",
+        description="Print the DDL this tool applies itself on each run: a role that may not create tables"
+        " needs the database owner to apply it once (python ingest_instagram.py schema | psql URL).",
+    )
     return parser
 
 
@@ -1643,7 +1840,7 @@ def _command_add_account(args: argparse.Namespace, config: Config) -> int:
     stored = add_account(config, token, name=args.name, priority=args.priority, ig_user_id=args.ig_user_id)
     verb = "Linked" if stored["inserted"] else "Re-linked (token replaced)"
     handle = f"@{stored['username']}, " if stored["username"] else ""
-    expiry = f"{stored['token_expires_at']:%Y-%m-%d}" + (
+    expiry = f"{stored['token_expires_at'].astimezone(timezone.utc):%Y-%m-%d}" + (
         "" if stored["expiry_known"] else " (assumed: Meta did not say)"
     )
     print(
@@ -1657,18 +1854,37 @@ def _command_status(args: argparse.Namespace, config: Config) -> int:
     conn = connect(config)
     try:
         ensure_schema(conn)
-        accounts, runs = account_health(conn), recent_runs(conn)
+        accounts, runs, finished = account_health(conn), recent_runs(conn), last_finished_run(conn)
     finally:
         conn.close()
+    warnings = schedule_warnings(finished, config.stale_after, datetime.now(timezone.utc))
+    for warning in warnings:
+        log.warning("%s", warning)
     if args.json:
-        print(redact(json.dumps({"accounts": accounts, "runs": runs}, default=_json_value)))
+        data = {"accounts": accounts, "runs": runs, "last_finished_run_at": finished, "warnings": warnings}
+        print(redact(json.dumps(data, default=_json_value)))
     else:
         print(redact(_status_text(accounts, runs)))
     return 0
 
 
+def schedule_warnings(last_finished: datetime | None, stale_after: timedelta, now: datetime) -> list[str]:
+    """A schedule can stop without a sound: GitHub disables the cron of a repository with no commit
+    for 60 days, and a crontab goes with its machine. Say so when no run has finished lately."""
+    hours = f"{stale_after.total_seconds() / 3600:g}"
+    if last_finished is None:
+        return [f"no sync run has ever finished: is the schedule set up? (STALE_AFTER_HOURS={hours})"]
+    if now - last_finished > stale_after:
+        return [
+            f"the last sync run finished {_ago(last_finished, now)} ({_utc_text(last_finished)}), more than"
+            f" STALE_AFTER_HOURS={hours} h: check that the schedule still runs (GitHub disables scheduled"
+            " workflows after 60 days without a commit)"
+        ]
+    return []
+
+
 def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -1708,7 +1924,7 @@ def _status_text(accounts: list[dict[str, Any]], runs: list[dict[str, Any]]) -> 
     text = _table(["account", "prio", "state", "token", "checked", "newest post", "posts", "last error"], account_rows)
     run_rows = [
         [
-            f"{r['started_at']:%Y-%m-%d %H:%M}",
+            f"{r['started_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M}",
             f"{(r['finished_at'] - r['started_at']).total_seconds():.0f} s" if r["finished_at"] else "running",
             r["outcome"] or "running",
             f"{r['accounts_processed']}/{r['accounts_failed']}/{r['accounts_skipped']}",
@@ -1762,15 +1978,23 @@ def main(argv: list[str] | None = None) -> int:
 
     load_dotenv(os.path.join(os.getcwd(), ".env"))
     try:
-        env = dict(os.environ)
-        if not env.get("DATABASE_URL", "").strip():
-            env["DATABASE_URL"] = _embedded_database_url() or ""
-        return COMMANDS[args.command](args, load_config(env))
+        if args.command == "schema":
+            print(SCHEMA, end="")
+            return 0
+        config = load_config(database_optional=True)  # every setting is checked before any work
+        if not config.database_url:
+            config = replace(config, database_url=_embedded_database_url() or "")
+        if not config.database_url:
+            raise ConfigError("DATABASE_URL is not set: put the Postgres connection string in the environment or .env")
+        return COMMANDS[args.command](args, config)
     except IngestError as exc:
         log.error("%s", exc)
         return exc.exit_status
     except GraphAPIError as exc:  # add-account: Meta refused the token
         log.error("Meta refused: %s", redact(str(exc)))
+        return 1
+    except AccountError as exc:
+        log.error("%s", redact(str(exc)))
         return 1
 
 

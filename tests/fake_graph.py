@@ -220,11 +220,12 @@ class FakeGraph:
         )
 
     def publish(self, account: FakeAccount, count: int = 1, *, at: datetime | None = None) -> list[FakePost]:
-        """New posts appear at the top of the grid, newest first, a minute apart after the newest one."""
+        """New posts appear at the top of the grid, newest first, a second apart after the newest one
+        (never in the future, unless ``at`` says so: Meta stamps a post when it is published)."""
         newest = max((p.timestamp for p in account.posts), default=_now() - timedelta(days=1))
-        at = at or newest + timedelta(minutes=count)
+        at = at or min(newest + timedelta(seconds=count), _now())
         start = len(account.posts)
-        new = [self.make_post(account.username, at - timedelta(minutes=n), start + count - n) for n in range(count)]
+        new = [self.make_post(account.username, at - timedelta(seconds=n), start + count - n) for n in range(count)]
         account.posts[:0] = new
         return new
 
