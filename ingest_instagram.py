@@ -552,7 +552,7 @@ class Account:
     token_issued_at: datetime | None
     last_synced_at: datetime | None
     pending_walks: list[Walk]
-    newest_stored: datetime | None = None  # the newest post stored for it: what justifies last_synced_at
+    newest_stored: datetime | None = None  # its newest post stored, not in the future (1 h of clock skew allowed)
 
     @property
     def uses_facebook_login(self) -> bool:
@@ -624,6 +624,16 @@ class MediaPage:
     refused_host: str | None = None
 
 
+def _host_of(url: str) -> str:
+    """host[:port] of a URL, for a message (never its user part or query, which may hold a token)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "no host"
+    try:
+        return clean_text(f"{host}:{parts.port}" if parts.port else host) or host
+    except ValueError:
+        return clean_text(host) or host
+
+
 def parse_media_page(body: dict[str, Any], base_url: str) -> MediaPage:
     """Check a /media answer's shape and find where the next page starts."""
     data = body.get("data")
@@ -635,7 +645,7 @@ def parse_media_page(body: dict[str, Any], base_url: str) -> MediaPage:
     if not next_url:
         return MediaPage(posts, None)
     if not isinstance(next_url, str) or not _same_origin(next_url, base_url):
-        return MediaPage(posts, None, refused_host=clean_text(urlsplit(str(next_url)).hostname) or "no host")
+        return MediaPage(posts, None, refused_host=_host_of(str(next_url)))
     cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
     after = cursors.get("after") or dict(parse_qsl(urlsplit(next_url).query)).get("after")
     if not after:
@@ -913,7 +923,8 @@ class RunPresence:
 
 _ACCOUNT_COLUMNS = """a.id, a.ig_user_id, a.account_name, a.access_token, a.token_expires_at,
     a.token_issued_at, a.last_synced_at, a.pending_walks,
-    (SELECT max(p."timestamp") FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) AS newest_stored"""
+    (SELECT max(p."timestamp") FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id
+        AND p."timestamp" <= clock_timestamp() + interval '1 hour') AS newest_stored"""
 
 # Not yet checked in the round that began at %(round)s.
 _IN_ROUND = "(last_checked_at IS NULL OR last_checked_at < %(round)s)"
@@ -1248,27 +1259,23 @@ def _account_near_limit(account: Account, sync: Sync) -> bool:
     return True
 
 
-CLOCK_SKEW_ALLOWED = timedelta(minutes=5)  # a watermark this far past now is still taken as right
-
-
 def _repair_watermark(account: Account, sync: Sync, horizon: datetime | None) -> None:
     """A watermark must be justified by what is stored: one later than the newest stored post (or
-    than now) ends every walk at the first page, and the posts below are never fetched. It is set
-    back to the newest stored post (at most now), and a walk over the whole history is queued, once,
-    to fetch whatever the bad watermark hid; both in one statement."""
-    watermark, newest = account.last_synced_at, account.newest_stored
-    now = datetime.now(timezone.utc)
-    if watermark is None or (newest is not None and watermark <= min(newest, now + CLOCK_SKEW_ALLOWED)):
+    than now: clock skew, or design-era TIMESTAMP values written in local time) ends every walk at
+    the first page, and the posts below are never fetched. It is set back to the newest stored post
+    that is not in the future, and a walk over the whole history is queued, once, to fetch whatever
+    the bad watermark hid (and to correct stored times); both in one statement."""
+    watermark, justified = account.last_synced_at, account.newest_stored
+    if watermark is None or (justified is not None and watermark <= justified):
         return
-    justified = min(newest, now) if newest is not None else None
     walks = list(account.pending_walks)
-    if justified is not None and not any(_reaches_the_end(w, horizon) for w in walks):
+    if justified is not None and _full_walk_wanted(walks, horizon):
         walks.append(Walk(after=None, until=horizon))
     log.warning(
-        "%s: last_synced_at %s is later than %s; repaired to %s, and its history is walked again",
+        "%s: last_synced_at %s is later than the newest post stored or than now; repaired to %s, and its"
+        " history is walked again",
         account.account_name,
         _utc_text(watermark),
-        f"the newest post stored ({_utc_text(newest)})" if newest and watermark > newest else "now",
         _utc_text(justified) if justified else "none (a full walk)",
     )
     if not sync.dry_run:
@@ -1280,9 +1287,12 @@ def _repair_watermark(account: Account, sync: Sync, horizon: datetime | None) ->
     account.last_synced_at, account.pending_walks = justified, walks
 
 
-def _reaches_the_end(walk: Walk, horizon: datetime | None) -> bool:
-    """The walk goes on to the end of the history (or of the backfill horizon)."""
-    return walk.until is None or (horizon is not None and walk.until <= horizon)
+def _full_walk_wanted(walks: list[Walk], horizon: datetime | None) -> bool:
+    """A walk from the top to the end of the history is queued unless one is pending already. A walk
+    resumed from a cursor does not count: the posts a bad watermark hid lie above it. At most two
+    walks to the end are ever pending, so that a clock far behind Meta's cannot pile them up."""
+    to_the_end = [w for w in walks if w.until is None or (horizon is not None and w.until <= horizon)]
+    return len(to_the_end) < 2 and not any(w.after is None for w in to_the_end)
 
 
 def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
@@ -1307,8 +1317,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
         except GraphAPIError as exc:
             if not (walk.after and exc.rejects_cursor):
                 raise
-            pages += 1
-            walks[0] = walk.restarted()
+            walks[0] = walk.restarted()  # not counted as a page: it brought none, and cannot recur
             _log_restart(account, walk, exc)
             continue
         pages += 1

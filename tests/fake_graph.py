@@ -61,7 +61,7 @@ class Token:
 class Fault:
     """One scripted misbehaviour, used up by the next matching request."""
 
-    kind: str  # error | slow | drop | html | not_json | body | foreign_next | hold
+    kind: str  # error | slow | drop | html | not_json | body | foreign_next | hold | redirect
     endpoint: str = "media"  # media | refresh
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -228,6 +228,11 @@ class FakeGraph:
         new = [self.make_post(account.username, at - timedelta(seconds=n), start + count - n) for n in range(count)]
         account.posts[:0] = new
         return new
+
+    def delete(self, account: FakeAccount, post: FakePost) -> None:
+        """The club deletes (or archives) a post: it leaves /media, and cursors that point at it die."""
+        account.posts = [p for p in account.posts if p.id != post.id]
+        account.pinned = [pid for pid in account.pinned if pid != post.id]
 
     def fault(
         self, account: FakeAccount, kind: str, *, endpoint: str = "media", times: int = 1, **options: Any
@@ -435,13 +440,17 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 opts["skip"] -= 1
                 return False
             account.faults.remove(fault)
-            if fault.kind == "hold":
+            if fault.kind == "hold":  # then answers as the next scripted fault says, if any
                 graph.held.set()
-                graph.released.wait(opts.get("timeout", 30))
+                graph.released.wait(opts.get("timeout", 120))
+                return self.apply_fault(account, endpoint, base, params)
+            if fault.kind == "slow":  # answers only once the test ends: the client's timeout decides
+                graph.released.wait(opts.get("seconds", 120))
                 return False
-            if fault.kind == "slow":
-                time.sleep(opts.get("seconds", 2.0))
-                return False
+            if fault.kind == "redirect":
+                query = urlencode(params)
+                self.send_raw(302, b"", "text/html", {"Location": f"{opts['location']}?{query}"})
+                return True
             if fault.kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
