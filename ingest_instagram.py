@@ -301,9 +301,13 @@ def _check_database_url(url: str) -> None:
     try:
         remember_secret(psycopg.conninfo.conninfo_to_dict(url).get("password"))
     except psycopg.Error as exc:
+        password = _password_in_url(url) or ""
+        if re.fullmatch(r"(?:[\w.~+-]|%[0-9A-Fa-f]{2})*", password):  # not the cause; redact() hides it whole
+            raise ConfigError(f"DATABASE_URL is not a valid connection string: {_one_line(exc)}") from None
+        # psycopg's message would quote the part it could not read: a piece of the password.
         raise ConfigError(
-            f"DATABASE_URL is not a valid connection string ({_one_line(exc)}): percent-encode special characters"
-            f" in the password (% as %25, @ as %40, / as %2F, a space as %20), as in {_URL_EXAMPLE}"
+            "DATABASE_URL is not a valid connection string: percent-encode special characters in the password"
+            f" (% as %25, @ as %40, / as %2F, a space as %20), as in {_URL_EXAMPLE}"
         ) from None
 
 

@@ -88,7 +88,22 @@ def test_ordering_uses_last_check_not_newest_post(fake, link, db, run):
 
     run(MAX_REQUESTS_PER_RUN="1")
 
-    assert _media_order(fake) != checked
+    assert len(checked) == 1
+    assert _media_order(fake) == [name for name in ("busy", "quiet") if name not in checked]
+
+
+def test_an_account_without_a_priority_goes_as_priority_2(fake, link, db, run):
+    unset = fake.add_account("unset", posts=1)
+    low = fake.add_account("low", posts=1)
+    high = fake.add_account("high", posts=1)
+    link(low, priority=3)
+    link(unset)
+    link(high, priority=1)
+    db.execute("UPDATE instagram_accounts SET priority = NULL WHERE ig_user_id = %s", (unset.ig_user_id,))
+
+    run()
+
+    assert _media_order(fake) == ["high", "unset", "low"]
 
 
 def test_one_broken_account_does_not_stop_the_others(fake, link, db, run):
@@ -139,3 +154,16 @@ def test_no_accounts_is_a_clean_empty_run(db, run):
     assert result.status == 0
     assert result.summary["accounts_processed"] == 0
     assert result.summary["requests_made"] == 0
+
+
+def test_each_failed_account_is_named_in_the_run_record(fake, link, db, run):
+    bad = fake.add_account("badrecord", posts=1)
+    link(bad, name="Bad Record")
+    link(fake.add_account("goodrecord", posts=1))
+    fake.fault(bad, "error", status=400, code=10, message="Application does not have permission")
+
+    run()
+
+    (errors,) = db.execute("SELECT errors FROM instagram_sync_runs").fetchone()
+    assert [e["account"] for e in errors] == ["Bad Record"]
+    assert "Application does not have permission" in errors[0]["error"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import psycopg
 import pytest
 
 from ingest_instagram import parse_timestamp
@@ -107,3 +110,76 @@ def test_graph_api_version_is_the_one_configured(fake, link, run):
 )
 def test_meta_timestamps_parse(text, iso):
     assert parse_timestamp(text).isoformat() == iso
+
+
+# -- secrets and clear errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["Qz55%Kx", "Qz Kx 9Wv", "Qz@Kx/Wv%"])
+@pytest.mark.parametrize("command", [[], ["status"]])
+def test_unparsable_database_url_hides_its_password_and_says_what_to_do(run, password, command):
+    result = run(*command, DATABASE_URL=f"postgresql://ingest:{password}@127.0.0.1:5432/db")
+
+    assert result.status == 2
+    line = _one_error_line(result)
+    for piece in ("Qz", "Kx", "Wv"):  # no fragment of the password either
+        assert piece not in line, line
+    assert "percent-encode special characters in the password" in line
+
+
+def test_database_url_hint_shows_an_example_a_user_can_follow(run):
+    result = run(DATABASE_URL="db.example.com:5432")
+
+    line = _one_error_line(result)
+    assert "postgresql://USER:<password>@HOST:5432/DBNAME" in line
+    assert "[REDACTED]" not in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("USAGE_THRESHOLD", "150", "USAGE_THRESHOLD must be from 1 to 100"),
+        ("USAGE_THRESHOLD", "0", "USAGE_THRESHOLD must be from 1 to 100"),
+        ("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com/v25.0", "must not contain the API version"),
+        ("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v24.0/", "must not contain the API version"),
+        ("STALE_AFTER_HOURS", "soon", "STALE_AFTER_HOURS must be a number"),
+    ],
+)
+def test_setting_out_of_range_is_refused_at_start(run, name, value, says):
+    result = run(**{name: value})
+
+    assert result.status == 2
+    assert says in _one_error_line(result)
+
+
+def test_bad_setting_without_database_url_is_reported_before_any_database_starts(run, tmp_path):
+    result = run(DATABASE_URL="", MAX_REQUESTS_PER_RUN="abc")
+
+    assert result.status == 2
+    assert "MAX_REQUESTS_PER_RUN must be a number" in _one_error_line(result)
+    assert not (tmp_path / ".pgdata").exists()
+
+
+def test_log_lines_are_stamped_in_utc_with_a_z(fake, link, run):
+    link(fake.add_account("utclog", posts=1))
+
+    result = run(TZ="Australia/Melbourne")
+
+    stamps = [line.split(" ", 1)[0] for line in result.stderr.splitlines()]
+    assert stamps and all(s.endswith("Z") for s in stamps)
+    logged = datetime.strptime(stamps[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs(logged - datetime.now(timezone.utc)) < timedelta(minutes=5)
+
+
+def test_times_labelled_utc_are_utc_on_a_database_set_to_another_zone(fake, link, db, run, database_url):
+    club = fake.add_account("tzclub", posts=1)
+    link(club, name="TZ Club")
+    fake.fault(club, "error", status=400, code=17, message="User request limit reached")
+    melbourne = psycopg.conninfo.make_conninfo(database_url, options="-c TimeZone=Australia/Melbourne")
+
+    result = run(DATABASE_URL=melbourne)
+    status = run("status", DATABASE_URL=melbourne)
+
+    until = db.execute("SELECT throttled_until FROM instagram_accounts").fetchone()[0].astimezone(timezone.utc)
+    assert f"skipped until {until:%H:%M} UTC" in result.stderr
+    assert f"throttled until {until:%H:%M} UTC" in status.stdout

@@ -51,7 +51,7 @@ def test_local_time_written_as_utc_is_repaired_and_later_bursts_are_not_lost(fak
     link(club)
     run(MAX_PAGES_PER_ACCOUNT="1")  # page 1 stored, the rest of the history pending
     # A design table whose TIMESTAMP values were Melbourne time, now read as UTC: all 11 hours ahead.
-    db.execute("UPDATE instagram_posts SET \"timestamp\" = \"timestamp\" + interval '11 hours'")
+    db.execute('UPDATE instagram_posts SET "timestamp" = "timestamp" + interval \'11 hours\'')
     db.execute("UPDATE instagram_accounts SET last_synced_at = last_synced_at + interval '11 hours'")
     fake.publish(club, 70)  # a burst larger than a page
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+import ingest_instagram
 from tests.conftest import SCRIPT, account_row, stored_posts
 
 
@@ -490,3 +491,64 @@ def test_account_at_its_usage_limit_waits_the_time_meta_gives(fake, link, db, ru
     assert 9 < _minutes_from_now(account_row(db, club)["throttled_until"]) <= 10
     assert len(fake.media_requests(club)) == 1
     assert second.summary["accounts_skipped"] == 1
+
+
+def test_code_102_session_error_marks_the_account_for_reauthorisation(fake, link, db, run):
+    club = fake.add_account("code102", posts=2)
+    link(club)
+    fake.fault(
+        club, "error", status=400, code=102, message="Session key invalid or no longer valid", type="OAuthException"
+    )
+
+    result = run()
+
+    assert result.status == 1
+    assert "must log in again and re-link the account" in result.stderr
+    assert account_row(db, club)["status"] == "needs_reauth"
+
+
+def test_a_token_meta_echoes_in_its_error_is_hidden(fake, link, db, run):
+    club = fake.add_account("echoed", posts=2)
+    link(club, name="Echoed")
+    fake.fault(club, "error", status=400, code=190, subcode=460, message=f"Malformed access token {club.token}")
+
+    result = run()
+
+    assert "Echoed: Malformed access token [REDACTED]" in result.stderr
+    assert club.token not in account_row(db, club)["last_error"]
+
+
+@pytest.mark.parametrize("key", ["total_time", "total_cputime"])
+def test_app_usage_counts_time_as_well_as_calls(fake, link, run, key):
+    for n in range(3):
+        link(fake.add_account(f"timed{n}", posts=1))
+    fake.app_usage = {"call_count": 1, "total_cputime": 1, "total_time": 1, key: 97}
+
+    result = run()
+
+    assert result.summary["highest_usage_pct"] == 97
+    assert result.summary["accounts_processed"] == 1
+    assert len(fake.media_requests()) == 1
+
+
+def test_a_redirect_is_never_followed_with_the_token(fake, link, db, run):
+    club = fake.add_account("redirected", posts=2)
+    link(club, name="Redirected")
+    fake.fault(club, "redirect", location=f"{fake.facebook_url}/v25.0/{club.ig_user_id}/media")
+
+    result = run(HTTP_RETRIES="0")
+
+    assert result.status == 1
+    assert "Redirected: answer is not JSON" in result.stderr
+    assert [r.host for r in fake.requests] == ["instagram"]  # nothing went where the answer pointed
+
+
+def test_the_log_formatter_hides_a_secret_that_reaches_a_log_line(capfd):
+    ingest_instagram._setup_logging()
+    ingest_instagram.remember_secret("IGAAformatter-secret-42")
+
+    ingest_instagram.log.warning("a careless line with IGAAformatter-secret-42 in it")
+
+    err = capfd.readouterr().err
+    assert "a careless line with [REDACTED] in it" in err
+    assert "IGAAformatter-secret-42" not in err

@@ -317,6 +317,7 @@ def test_four_overlapping_runs_fetch_each_account_exactly_once(fake, link, scrip
     for club in clubs:
         link(club)
     fake.latency = 0.05
+    script_env["HTTP_TIMEOUT"] = "120"  # a slow answer under load must not be retried: it would count twice
     procs = [
         subprocess.Popen(
             [sys.executable, str(SCRIPT)],
@@ -344,6 +345,7 @@ def test_a_run_that_joins_late_skips_accounts_already_checked(fake, link, db, ru
     for club in clubs:
         link(club)
     fake.fault(clubs[1], "hold")  # the first run checks late0, then hangs on late1
+    script_env["HTTP_TIMEOUT"] = "120"  # longer than any hold: a held request is never retried
     first = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
@@ -363,6 +365,7 @@ def test_a_manual_run_never_syncs_an_account_a_batch_is_syncing(fake, link, run,
     club = fake.add_account("contended", posts=2)
     link(club, name="Contended")
     fake.fault(club, "hold")
+    script_env["HTTP_TIMEOUT"] = "120"  # longer than any hold: a held request is never retried
     batch = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
@@ -377,6 +380,34 @@ def test_a_manual_run_never_syncs_an_account_a_batch_is_syncing(fake, link, run,
 
 
 # -- Supabase and real Postgres -------------------------------------------------------------
+
+
+def test_overlapping_runs_through_a_transaction_mode_pooler_share_its_connections(
+    fake, link, db, script_env, tmp_path, pgbouncer_url
+):
+    """Two runs whose statements share one server connection of the pooler: prepared statements,
+    which live on a server connection, would collide there (psycopg names them alike in every client)."""
+    clubs = [fake.add_account(f"pool{n:02d}", posts=2) for n in range(30)]
+    for club in clubs:
+        link(club)
+    fake.latency = 0.01
+    env = {**script_env, "DATABASE_URL": pgbouncer_url, "HTTP_TIMEOUT": "120"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(SCRIPT)],
+            env=env,
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert sum(json.loads(out)["accounts_processed"] for out, _ in outputs) == 30
+    assert db.execute("SELECT count(*) FROM instagram_posts").fetchone() == (60,)
 
 
 def test_core_sync_works_through_a_transaction_mode_pooler(fake, link, db, run, pgbouncer_url):
@@ -496,5 +527,154 @@ def test_every_command_has_help(args):
 def test_database_password_from_the_url_never_shows(run):
     result = run(DATABASE_URL="postgresql://ingest:Sup3r-Secret-pw@127.0.0.1:1/postgres")
 
+    assert result.status == 2
+    assert "cannot connect to the database at 127.0.0.1:1" in result.stderr
     assert "Sup3r-Secret-pw" not in result.stderr + result.stdout
-    assert psycopg  # the driver the URL is handed to
+
+
+# -- what a careful user meets -----------------------------------------------------------------------
+
+
+def test_add_account_with_a_facebook_token_and_no_app_credentials_is_one_line(fake, db, run):
+    club = fake.add_account("fbnocreds", login="facebook")
+
+    result = run("add-account", "--token", club.token, "--ig-user-id", club.ig_user_id,
+                 INSTAGRAM_APP_ID="", INSTAGRAM_APP_SECRET="")  # fmt: skip
+
+    assert result.status == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "INSTAGRAM_APP_ID" in lines[0] and "INSTAGRAM_APP_SECRET" in lines[0]
+    assert fake.requests == []
+    assert db.execute("SELECT to_regclass('instagram_accounts')").fetchone() == (None,)
+
+
+def test_run_with_an_empty_account_name_is_exit_2(fake, link, run):
+    link(fake.add_account("notall", posts=1))
+
+    result = run("run", "--account", " ")
+
+    assert result.status == 2
+    assert "an empty name names no account" in result.stderr
+    assert fake.requests == []
+
+
+def _limited_role(db, database_url: str) -> tuple[str, str]:
+    """A login role that may use the database but not create tables in it (PostgreSQL 15's default)."""
+    role = f"ingest_cron_{db.info.dbname}"[:60]
+    db.execute(
+        f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    )
+    db.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+    return role, psycopg.conninfo.make_conninfo(database_url, user=role)
+
+
+def test_role_that_may_not_create_tables_is_told_the_privilege_and_the_fix(db, run, database_url):
+    role, url = _limited_role(db, database_url)
+
+    result = run(DATABASE_URL=url)
+
+    assert result.status == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"the database role '{role}' may not create or change this tool's tables" in lines[0]
+    assert "python ingest_instagram.py schema" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_schema_printed_for_an_owner_lets_a_limited_role_run(fake, link, db, run, database_url):
+    role, url = _limited_role(db, database_url)
+    printed = run("schema", DATABASE_URL="")
+    assert printed.status == 0 and printed.stderr == ""
+    assert "CREATE TABLE IF NOT EXISTS instagram_posts" in printed.stdout
+
+    db.execute(printed.stdout)  # the owner applies it, and lets the cron role use the tables
+    db.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    db.execute(f"ALTER ROLE {role} BYPASSRLS")
+    club = fake.add_account("limited", posts=3)
+    link(club)
+    result = run(DATABASE_URL=url)
+
+    assert result.status == 0, result.stderr
+    assert len(stored_posts(db, club)) == 3
+
+
+def test_status_warns_when_no_run_ever_finished(db, run):
+    result = run("status", "--json")
+
+    data = json.loads(result.stdout)
+    assert data["last_finished_run_at"] is None
+    assert data["warnings"] == ["no sync run has ever finished: is the schedule set up? (STALE_AFTER_HOURS=2)"]
+    assert "no sync run has ever finished" in result.stderr
+
+
+def test_status_warns_when_the_last_run_is_older_than_stale_after_hours(fake, link, db, run):
+    link(fake.add_account("stale", posts=1))
+    run()
+    fresh = json.loads(run("status", "--json").stdout)
+    db.execute("UPDATE instagram_sync_runs SET started_at = started_at - interval '5 hours',"
+               " finished_at = finished_at - interval '5 hours'")  # fmt: skip
+
+    stale = run("status")
+    tolerant = json.loads(run("status", "--json", STALE_AFTER_HOURS="6").stdout)
+
+    assert fresh["warnings"] == []
+    assert "the last sync run finished 5 h ago" in stale.stderr
+    assert "STALE_AFTER_HOURS=2 h: check that the schedule still runs" in stale.stderr
+    assert tolerant["warnings"] == []
+
+
+def test_a_claimed_row_locked_by_another_run_is_skipped_not_waited_for(fake, link, db, database_url, run):
+    locked = fake.add_account("lockedrow", posts=1)
+    free = fake.add_account("freerow", posts=1)
+    link(locked, priority=1)
+    link(free, priority=2)
+    with psycopg.connect(database_url) as other:  # another run in the middle of its claim
+        other.execute("SELECT id FROM instagram_accounts WHERE ig_user_id = %s FOR UPDATE", (locked.ig_user_id,))
+
+        result = run(timeout=20)
+
+        other.rollback()
+    assert result.status == 0, result.stderr
+    assert result.summary["accounts_processed"] == 1
+    assert fake.media_requests(locked) == []
+    assert len(stored_posts(db, free)) == 1
+
+
+def test_relinking_clears_a_throttle_mark(fake, link, db, run):
+    club = fake.add_account("throttledrelink", posts=2)
+    link(club)
+    db.execute("UPDATE instagram_accounts SET throttled_until = now() + interval '1 hour'")
+
+    assert run("add-account", "--token", fake.short_lived_token(club)).status == 0
+
+    assert account_row(db, club)["throttled_until"] is None
+    assert run().summary["accounts_processed"] == 1
+
+
+def test_dry_run_leaves_the_last_error_and_throttle_mark_as_they_were(fake, link, db, run):
+    club = fake.add_account("drymarks", posts=2)
+    link(club)
+    db.execute(
+        "UPDATE instagram_accounts SET last_error = 'earlier failure', throttled_until = now() - interval '1 minute'"
+    )
+    before = account_row(db, club)
+
+    result = run("run", "--dry-run")
+
+    assert result.summary["accounts_processed"] == 1
+    after = account_row(db, club)
+    assert (after["last_error"], after["throttled_until"]) == (before["last_error"], before["throttled_until"])
+
+
+def test_dry_run_records_no_failure_on_the_account(fake, link, db, run):
+    club = fake.add_account("dryfail", posts=2)
+    link(club, name="Dry Fail")
+    fake.fault(club, "error", status=400, code=10, message="Application does not have permission")
+
+    result = run("run", "--dry-run")
+
+    assert result.status == 1
+    assert "Dry Fail: Application does not have permission" in result.stderr
+    row = account_row(db, club)
+    assert (row["last_error"], row["last_error_at"], row["status"]) == (None, None, "active")

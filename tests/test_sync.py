@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from tests.conftest import SCRIPT, account_row, stored_posts
@@ -235,15 +236,17 @@ def test_caption_with_nul_character_is_stored_without_it(fake, link, db, run):
     assert db.execute("SELECT caption FROM instagram_posts").fetchone() == ("Trivia night at 7pm",)
 
 
-def test_the_same_post_twice_on_a_page_is_stored_once(fake, link, db, run):
+def test_the_same_post_twice_on_a_page_is_stored_once_as_its_last_copy(fake, link, db, run):
     club = fake.add_account("echo", posts=3)
-    club.posts.append(club.posts[1])
+    club.posts.append(replace(club.posts[1], caption="the later copy, as Meta listed it last"))
     link(club)
 
     result = run()
 
     assert result.status == 0
     assert result.summary["posts_inserted"] == 3
+    stored = db.execute("SELECT caption FROM instagram_posts WHERE media_id = %s", (club.posts[1].id,)).fetchone()
+    assert stored == ("the later copy, as Meta listed it last",)
 
 
 def test_process_killed_between_page_writes_loses_nothing_on_rerun(fake, link, db, run, script_env, tmp_path):
