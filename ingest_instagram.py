@@ -11,6 +11,7 @@ Commands:
   ingest_instagram.py [run] [--account NAME_OR_ID] [--dry-run]   one batch (or one account)
   ingest_instagram.py add-account --token TOKEN|- [--name N] [--priority 1|2|3]
   ingest_instagram.py status [--json]                             each account's health, last runs
+  ingest_instagram.py schema                                      print the tables' SQL, for a database owner
 
 Environment (also read from ``.env`` in the working directory):
   DATABASE_URL            postgresql://user:password@host:port/db (required, unless the embedded
@@ -29,6 +30,7 @@ Environment (also read from ``.env`` in the working directory):
   USAGE_THRESHOLD         default 80 (%): Meta usage at which the run slows down
   INITIAL_BACKFILL_DAYS   default empty: the whole history; N keeps the last N days
   SYNC_RUNS_KEEP_DAYS     default 90: days of instagram_sync_runs history kept
+  STALE_AFTER_HOURS       default 2: status warns when no run has finished for this long
 
 Crontab:
   */30 * * * * cd /srv/connect3-ingest && .venv/bin/python ingest_instagram.py >> ingest.log 2>&1
