@@ -70,7 +70,8 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=60)
 REFRESH_WHEN_LEFT = 0.10  # refresh when less than this share of the lifetime remains
 DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account without saying for how long
 USAGE_LIMIT_PCT = 95  # usage "at or near" Meta's limit: the app stops the batch, an account waits
-MEDIA_FIELDS = "id,caption,media_type,media_url,permalink,timestamp"
+MEDIA_FIELDS = "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp"
+FACEBOOK_MEDIA_FIELDS = MEDIA_FIELDS + ",media_product_type"  # FEED, REELS…: graph.facebook.com gives it
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
 DB_CONNECT_TIMEOUT_S = 15
@@ -538,6 +539,17 @@ class Walk:
         return Walk(after=None, until=self.until, reached=self.reached)
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """The stretch of an account's grid a page went over: every post timestamped after ``after`` and
+    before ``before`` (None: no bound) that Meta still has is on that page. A stored post there that
+    the page lacks was deleted or archived, or Meta's answer was not consistent: two such absences,
+    in two runs with no sighting between, mark it deleted."""
+
+    after: datetime | None
+    before: datetime | None
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -577,6 +589,13 @@ class Post:
     media_url: str | None
     permalink: str | None
     timestamp: datetime
+    thumbnail_url: str | None = None  # a video's cover image (its media_url is the video file)
+    media_product_type: str | None = None
+
+    def fields(self) -> tuple[Any, ...]:
+        """What a stored row is compared by to tell whether Meta changed the post."""
+        return (self.caption, self.media_type, self.media_product_type, self.media_url, self.thumbnail_url,
+                self.permalink, self.timestamp)  # fmt: skip
 
 
 def _utc_text(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -615,6 +634,8 @@ def parse_post(item: Any) -> Post:
         media_url=clean_text(item.get("media_url")),
         permalink=clean_text(item.get("permalink")),
         timestamp=timestamp,
+        thumbnail_url=clean_text(item.get("thumbnail_url")),
+        media_product_type=clean_text(item.get("media_product_type")),
     )
 
 
@@ -681,7 +702,8 @@ def fetch_media_page(api: GraphClient, account: Account, after: str | None) -> M
     """GET {host}/{version}/{ig_user_id}/media, from the top or from cursor ``after``."""
     base = _base_url(api.config, account)
     url = f"{base}/{api.config.api_version}/{account.ig_user_id}/media"
-    params = {"fields": MEDIA_FIELDS, "limit": str(MEDIA_PAGE_SIZE), **_auth_params(api.config, account)}
+    fields = FACEBOOK_MEDIA_FIELDS if account.uses_facebook_login else MEDIA_FIELDS
+    params = {"fields": fields, "limit": str(MEDIA_PAGE_SIZE), **_auth_params(api.config, account)}
     if after:
         params["after"] = after
     return parse_media_page(api.get(url, params), base)
@@ -756,7 +778,12 @@ CREATE TABLE IF NOT EXISTS instagram_posts (
 ALTER TABLE instagram_posts
     ADD COLUMN IF NOT EXISTS permalink  text,
     ADD COLUMN IF NOT EXISTS media_type text,
-    ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL DEFAULT now();
+    ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL DEFAULT now(),
+    ADD COLUMN IF NOT EXISTS thumbnail_url      text,
+    ADD COLUMN IF NOT EXISTS media_product_type text,
+    ADD COLUMN IF NOT EXISTS media_fetched_at   timestamptz,
+    ADD COLUMN IF NOT EXISTS deleted_at         timestamptz,
+    ADD COLUMN IF NOT EXISTS missing_since_run  integer;
 CREATE INDEX IF NOT EXISTS instagram_posts_user_timestamp_idx ON instagram_posts (ig_user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS instagram_posts_timestamp_idx ON instagram_posts ("timestamp");
 
@@ -775,7 +802,9 @@ CREATE TABLE IF NOT EXISTS instagram_sync_runs (
     errors             jsonb NOT NULL DEFAULT '[]'
 );
 -- Columns added after a table first shipped go here, so that existing tables get them too.
-ALTER TABLE instagram_sync_runs ADD COLUMN IF NOT EXISTS highest_usage_pct integer NOT NULL DEFAULT 0;
+ALTER TABLE instagram_sync_runs
+    ADD COLUMN IF NOT EXISTS highest_usage_pct integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS posts_deleted     integer NOT NULL DEFAULT 0;
 -- Tables made by hand from the design may use TIMESTAMP: make every time zone-aware (UTC).
 DO $$
 DECLARE col record;
@@ -796,7 +825,7 @@ ALTER TABLE instagram_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_posts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE instagram_sync_runs ENABLE ROW LEVEL SECURITY;
 """
-SCHEMA_MARK = "ingest_instagram schema 2"  # bump it whenever SCHEMA changes, so existing databases get the change
+SCHEMA_MARK = "ingest_instagram schema 3"  # bump it whenever SCHEMA changes, so existing databases get the change
 SCHEMA += f"COMMENT ON TABLE instagram_sync_runs IS '{SCHEMA_MARK}';\n"  # last: it says all of SCHEMA is there
 
 
@@ -911,7 +940,8 @@ class RunPresence:
             """UPDATE instagram_sync_runs SET finished_at = clock_timestamp(), outcome = %(outcome)s,
                    accounts_processed = %(accounts_processed)s, accounts_failed = %(accounts_failed)s,
                    accounts_skipped = %(accounts_skipped)s, posts_inserted = %(posts_inserted)s,
-                   posts_updated = %(posts_updated)s, requests_made = %(requests_made)s,
+                   posts_updated = %(posts_updated)s, posts_deleted = %(posts_deleted)s,
+                   requests_made = %(requests_made)s,
                    tokens_refreshed = %(tokens_refreshed)s, highest_usage_pct = %(highest_usage_pct)s,
                    errors = %(errors)s
                WHERE id = %(id)s""",
@@ -1035,67 +1065,138 @@ def save_token(conn: psycopg.Connection, account: Account, old_token: str, token
 _SAVE_PAGE = """
 WITH page AS (
     SELECT * FROM unnest(%(media_id)b::text[], %(caption)b::text[], %(media_type)b::text[],
-                         %(media_url)b::text[], %(permalink)b::text[], %(timestamp)b::timestamptz[])
-        AS p(media_id, caption, media_type, media_url, permalink, "timestamp")
+                         %(media_product_type)b::text[], %(media_url)b::text[], %(thumbnail_url)b::text[],
+                         %(permalink)b::text[], %(timestamp)b::timestamptz[])
+        AS p(media_id, caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp")
+), before AS (  -- the rows as they were: every part of one statement reads the same snapshot
+    SELECT media_id, deleted_at IS NOT NULL AS was_deleted,
+           (caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp") AS fields
+    FROM instagram_posts WHERE media_id = ANY(%(media_id)b::text[])
 ), upserted AS (
-    INSERT INTO instagram_posts AS old (media_id, ig_user_id, caption, media_type, media_url, permalink, "timestamp")
-    SELECT media_id, %(ig_user_id)s, caption, media_type, media_url, permalink, "timestamp" FROM page
+    INSERT INTO instagram_posts AS old (media_id, ig_user_id, caption, media_type, media_product_type, media_url,
+                                        thumbnail_url, permalink, "timestamp", media_fetched_at)
+    SELECT media_id, %(ig_user_id)s, caption, media_type, media_product_type, media_url, thumbnail_url, permalink,
+           "timestamp", now()
+    FROM page
     ON CONFLICT (media_id) DO UPDATE
-        SET caption = EXCLUDED.caption, media_type = EXCLUDED.media_type, media_url = EXCLUDED.media_url,
-            permalink = EXCLUDED.permalink, "timestamp" = EXCLUDED."timestamp", updated_at = now()
-        WHERE (old.caption, old.media_type, old.media_url, old.permalink, old."timestamp")
-              IS DISTINCT FROM
-              (EXCLUDED.caption, EXCLUDED.media_type, EXCLUDED.media_url, EXCLUDED.permalink, EXCLUDED."timestamp")
-    RETURNING (xmax = 0) AS inserted
+        SET caption = EXCLUDED.caption, media_type = EXCLUDED.media_type,
+            media_product_type = EXCLUDED.media_product_type, media_url = EXCLUDED.media_url,
+            thumbnail_url = EXCLUDED.thumbnail_url, permalink = EXCLUDED.permalink, "timestamp" = EXCLUDED."timestamp",
+            media_fetched_at = now(), deleted_at = NULL, missing_since_run = NULL,
+            updated_at = CASE
+                WHEN old.deleted_at IS NOT NULL
+                  OR (old.caption, old.media_type, old.media_product_type, old.media_url, old.thumbnail_url,
+                      old.permalink, old."timestamp")
+                     IS DISTINCT FROM
+                     (EXCLUDED.caption, EXCLUDED.media_type, EXCLUDED.media_product_type, EXCLUDED.media_url,
+                      EXCLUDED.thumbnail_url, EXCLUDED.permalink, EXCLUDED."timestamp")
+                THEN now() ELSE old.updated_at END
+    RETURNING media_id, (xmax = 0) AS inserted
+), absent AS (  -- stored posts in the stretch of the grid this page went over, which Meta no longer lists
+    UPDATE instagram_posts gone
+    SET missing_since_run = coalesce(gone.missing_since_run, %(run_id)s),
+        deleted_at = CASE WHEN gone.missing_since_run <> %(run_id)s THEN now() END
+    WHERE %(covered)s AND gone.ig_user_id = %(ig_user_id)s AND gone.deleted_at IS NULL
+      AND (%(after)s::timestamptz IS NULL OR gone."timestamp" > %(after)s::timestamptz)
+      AND (%(before)s::timestamptz IS NULL OR gone."timestamp" < %(before)s::timestamptz)
+      AND gone.media_id <> ALL(%(seen)b::text[])
+    RETURNING gone.deleted_at IS NOT NULL AS deleted
 ), account AS (
     UPDATE instagram_accounts
     SET last_synced_at = greatest(last_synced_at, (SELECT max("timestamp") FROM page)),
         pending_walks = %(walks)s, updated_at = now()
     WHERE id = %(account_id)s
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+SELECT (SELECT count(*) FROM upserted WHERE inserted),
+       (SELECT count(*) FROM upserted u JOIN before b USING (media_id) JOIN page p USING (media_id)
+        WHERE b.was_deleted OR b.fields IS DISTINCT FROM (p.caption, p.media_type, p.media_product_type,
+                                                          p.media_url, p.thumbnail_url, p.permalink, p."timestamp")),
+       (SELECT count(*) FROM absent WHERE deleted)
 """
 
 
-def save_page(conn: psycopg.Connection, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
-    """Upsert a page's posts and move the account's watermark and walks, as one statement: one
-    round trip, and atomic, so a crash never leaves last_synced_at ahead of the posts stored.
-    Returns (inserted, updated); a post counts as updated only when a field really changed."""
-    rows = _one_per_media_id(posts)
-    inserted, updated = conn.execute(
+@dataclass
+class PageWrite:
+    """What one page of /media says, ready to be written in one statement: the posts to store, the
+    ids Meta listed (stored or not), the stretch of the grid the page went over, and the walks left."""
+
+    posts: list[Post]
+    seen: list[str]
+    covered: Coverage | None
+    walks: list[Walk]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a page changed (or, in a dry run, would change)."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_id: int) -> Change:
+    """Upsert a page's posts, mark what it shows deleted, and move the account's watermark and walks,
+    as one statement: one round trip, and atomic, so a crash never leaves last_synced_at ahead of the
+    posts stored nor a deletion mark resting on a page that was not stored. A post counts as updated
+    only when a field really changed (or it was marked deleted); media_fetched_at moves every time."""
+    rows = _one_per_media_id(write.posts)
+    covered = write.covered or Coverage(None, None)
+    inserted, updated, deleted = conn.execute(
         _SAVE_PAGE,
         {
             "media_id": [p.media_id for p in rows],
             "caption": [p.caption for p in rows],
             "media_type": [p.media_type for p in rows],
+            "media_product_type": [p.media_product_type for p in rows],
             "media_url": [p.media_url for p in rows],
+            "thumbnail_url": [p.thumbnail_url for p in rows],
             "permalink": [p.permalink for p in rows],
             "timestamp": [p.timestamp for p in rows],
             "ig_user_id": account.ig_user_id,
-            "walks": Jsonb([w.to_json() for w in walks]),
+            "seen": write.seen,
+            "covered": write.covered is not None,
+            "after": covered.after,
+            "before": covered.before,
+            "run_id": run_id,
+            "walks": Jsonb([w.to_json() for w in write.walks]),
             "account_id": account.id,
         },
     ).fetchone()
-    _advance(account, rows, walks)
-    return inserted, updated
+    _advance(account, rows, write.walks)
+    return Change(inserted, updated, deleted)
 
 
-def preview_page(conn: psycopg.Connection, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
-    """What save_page would do, for --dry-run: the posts it would insert and update. Writes nothing."""
-    rows = _one_per_media_id(posts)
+def preview_page(conn: psycopg.Connection, account: Account, write: PageWrite) -> Change:
+    """What save_page would do, for --dry-run: the posts it would insert, update and mark deleted
+    (those missed once already, by an earlier run). Writes nothing."""
+    rows = _one_per_media_id(write.posts)
     stored = {
-        r[0]: r[1:]
+        r[0]: (r[1], r[2:])
         for r in conn.execute(
-            'SELECT media_id, caption, media_type, media_url, permalink, "timestamp" FROM instagram_posts'
-            " WHERE media_id = ANY(%s)",
+            """SELECT media_id, deleted_at IS NOT NULL, caption, media_type, media_product_type, media_url,
+                      thumbnail_url, permalink, "timestamp"
+               FROM instagram_posts WHERE media_id = ANY(%s)""",
             ([p.media_id for p in rows],),
         )
     }
-    fields = {p.media_id: (p.caption, p.media_type, p.media_url, p.permalink, p.timestamp) for p in rows}
-    inserted = sum(1 for media_id in fields if media_id not in stored)
-    updated = sum(1 for media_id, values in fields.items() if media_id in stored and stored[media_id] != values)
-    _advance(account, rows, walks)
-    return inserted, updated
+    inserted = sum(1 for p in rows if p.media_id not in stored)
+    updated = sum(
+        1 for p in rows if p.media_id in stored and (stored[p.media_id][0] or stored[p.media_id][1] != p.fields())
+    )
+    deleted = 0
+    if write.covered is not None:
+        deleted = conn.execute(
+            """SELECT count(*) FROM instagram_posts
+               WHERE ig_user_id = %(ig_user_id)s AND deleted_at IS NULL AND missing_since_run IS NOT NULL
+                 AND (%(after)s::timestamptz IS NULL OR "timestamp" > %(after)s::timestamptz)
+                 AND (%(before)s::timestamptz IS NULL OR "timestamp" < %(before)s::timestamptz)
+                 AND media_id <> ALL(%(seen)s)""",
+            {"ig_user_id": account.ig_user_id, "after": write.covered.after, "before": write.covered.before,
+             "seen": write.seen},
+        ).fetchone()[0]  # fmt: skip
+    _advance(account, rows, write.walks)
+    return Change(inserted, updated, deleted)
 
 
 def _one_per_media_id(posts: list[Post]) -> list[Post]:
@@ -1152,6 +1253,7 @@ class AccountResult:
     name: str
     inserted: int = 0
     updated: int = 0
+    deleted: int = 0
     requests: int = 0
     outcome: str = "ok"
 
@@ -1168,11 +1270,14 @@ class Sync:
     tokens_refreshed: int = 0
     posts_inserted: int = 0
     posts_updated: int = 0
+    posts_deleted: int = 0
     results: list[AccountResult] = field(default_factory=list)
 
-    def save(self, account: Account, posts: list[Post], walks: list[Walk]) -> tuple[int, int]:
+    def save(self, account: Account, write: PageWrite) -> Change:
         """Write a page, or in a dry run only count what it would change."""
-        return (preview_page if self.dry_run else save_page)(self.conn, account, posts, walks)
+        if self.presence is None:
+            return preview_page(self.conn, account, write)
+        return save_page(self.conn, account, write, self.presence.run_id)
 
     def page_limit(self) -> int:
         """One page per account once the app nears its rate limit: new posts still come in, history waits."""
@@ -1229,6 +1334,26 @@ def _dated_posts(page: MediaPage, walk: Walk) -> list[Post]:
     """The posts whose place in the grid says how far a walk has come. On the top page the first
     three may be pinned old posts, so they say nothing about it."""
     return page.posts[PINNED_POSTS_MAX:] if walk.after is None else page.posts
+
+
+def _coverage(page: MediaPage, walk: Walk) -> Coverage | None:
+    """The stretch of the grid this page went over (see Coverage). Downwards it reaches the oldest
+    post the page dates, or everything when the list ends here; upwards, the oldest post the walk read
+    before this page, or everything newer when the walk starts at the top of the grid."""
+    dated = _dated_posts(page, walk)
+    ends_list = page.next_after is None and page.refused_host is None
+    after = None if ends_list else min((p.timestamp for p in dated), default=None)
+    if after is None and not ends_list:
+        return None  # only posts that may be pinned: no evidence of where the page is
+    if walk.after is None:
+        before = None
+    elif walk.reached is not None:
+        before = walk.reached
+    elif page.posts:  # a walk saved before walks kept how far they got
+        before = max(p.timestamp for p in page.posts)
+    else:
+        return None
+    return Coverage(after, before)
 
 
 def _next_walk(page: MediaPage, walk: Walk) -> Walk | None:
@@ -1309,7 +1434,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     horizon = _horizon(sync.config)
     _repair_watermark(account, sync, horizon)
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
-    inserted = updated = pages = 0
+    inserted = updated = deleted = pages = 0
     refused_host = None
     while walks and pages < sync.page_limit() and not refused_host:
         walk = walks[0]
@@ -1333,18 +1458,31 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
         else:
             walks[0] = following
         refused_host = page.refused_host
-        posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
-        page_inserted, page_updated = sync.save(account, posts, walks)
-        inserted += page_inserted
-        updated += page_updated
+        write = PageWrite(
+            posts=[p for p in page.posts if horizon is None or p.timestamp >= horizon],
+            seen=[p.media_id for p in page.posts],
+            covered=_coverage(page, walk),
+            walks=walks,
+        )
+        change = sync.save(account, write)
+        inserted, updated, deleted = inserted + change.inserted, updated + change.updated, deleted + change.deleted
         if _account_near_limit(account, sync):
             break
     sync.posts_inserted += inserted
     sync.posts_updated += updated
+    sync.posts_deleted += deleted
     left = " (older posts left for the next run)" if walks else ""
     verb = "Would insert" if sync.dry_run else "Inserted"
+    marked = f", {'would mark' if sync.dry_run else 'marked'} {deleted} deleted" if deleted else ""
     log.info(
-        "%s %d new posts for %s, updated %d, %d page(s)%s", verb, inserted, account.account_name, updated, pages, left
+        "%s %d new posts for %s, updated %d%s, %d page(s)%s",
+        verb,
+        inserted,
+        account.account_name,
+        updated,
+        marked,
+        pages,
+        left,
     )
     if refused_host:
         raise AccountError(
@@ -1441,7 +1579,7 @@ def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: 
     Returns why the whole batch must stop, if it must; only a lost database raises from here."""
     conn, name, result = sync.conn, account.account_name, AccountResult(account.account_name)
     requests_before = sync.api.requests_made
-    inserted_before, updated_before = sync.posts_inserted, sync.posts_updated
+    inserted_before, updated_before, deleted_before = sync.posts_inserted, sync.posts_updated, sync.posts_deleted
     stop = None
     if sync.presence and not sync.presence.lock_account(account):
         log.warning("%s: another run is syncing it right now; skipped", name)
@@ -1477,6 +1615,7 @@ def _sync_claimed(account: Account, previous_checked_at: datetime | None, sync: 
     result.requests = sync.api.requests_made - requests_before
     result.inserted = sync.posts_inserted - inserted_before
     result.updated = sync.posts_updated - updated_before
+    result.deleted = sync.posts_deleted - deleted_before
     sync.results.append(result)
     return stop
 
@@ -1563,6 +1702,7 @@ def _run_accounts(
         "accounts_skipped": skipped,
         "posts_inserted": sync.posts_inserted,
         "posts_updated": sync.posts_updated,
+        "posts_deleted": sync.posts_deleted,
         "requests_made": sync.api.requests_made,
         "tokens_refreshed": sync.tokens_refreshed,
         "highest_usage_pct": sync.api.highest_usage_pct,

@@ -248,9 +248,10 @@ class FakeGraph:
 
     # -- answering ---------------------------------------------------------
 
-    def media_url(self, post: FakePost) -> str:
+    def media_url(self, post: FakePost, kind: str = "n") -> str:
+        """A signed CDN link, as Meta gives: it changes when the signature expires (cdn_epoch)."""
         expiry = f"{0x68000000 + self.cdn_epoch * 3600:08x}"
-        return f"https://scontent.cdninstagram.com/v/t51.29350-15/{post.id}_n.jpg?_nc_ht=scontent&oe={expiry}"
+        return f"https://scontent.cdninstagram.com/v/t51.29350-15/{post.id}_{kind}.jpg?_nc_ht=scontent&oe={expiry}"
 
     def token_owner(self, host: str, token: str | None) -> tuple[FakeAccount, Token]:
         """The account a token belongs to, checked as Meta checks it."""
@@ -293,7 +294,7 @@ class FakeGraph:
             raise GraphError(400, "(#100) Param limit must be a number", 100) from None
         fields = [f for f in params.get("fields", "id").split(",") if f]
         chunk = grid[start : start + limit]
-        body: dict[str, Any] = {"data": [self.render(post, fields) for post in chunk]}
+        body: dict[str, Any] = {"data": [self.render(post, fields, host) for post in chunk]}
         if chunk:
             body["paging"] = {"cursors": {"before": _encode_cursor(chunk[0].id), "after": _encode_cursor(chunk[-1].id)}}
             if start + limit < len(grid):
@@ -306,16 +307,24 @@ class FakeGraph:
                 body["paging"]["previous"] = f"{base}/{version}/{path_id}/media?{urlencode(query)}"
         return body
 
-    def render(self, post: FakePost, fields: list[str]) -> dict[str, Any]:
+    def render(self, post: FakePost, fields: list[str], host: str = "instagram") -> dict[str, Any]:
+        """A post as Meta lists it: fields it lacks are left out. Meta refuses a field that IG Media
+        does not have; media_product_type it gives on graph.facebook.com only."""
         values: dict[str, Any] = {
             "id": post.id,
             "caption": post.caption,
             "media_type": post.media_type,
             "media_url": self.media_url(post) if post.has_media_url else None,
+            "thumbnail_url": self.media_url(post, "thumb") if post.media_type == "VIDEO" else None,
             "permalink": post.permalink,
             "timestamp": meta_time(post.timestamp),
         }
+        if host == "facebook":
+            values["media_product_type"] = "REELS" if post.media_type == "VIDEO" else "FEED"
         values.update(post.extra)
+        unknown = [f for f in fields if f not in values and f != "media_product_type"]
+        if unknown:
+            raise GraphError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)", 100)
         return {f: values[f] for f in fields if values.get(f) is not None}
 
     def refresh(self, params: dict[str, str]) -> dict[str, Any]:

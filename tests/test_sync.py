@@ -12,7 +12,7 @@ from tests.conftest import SCRIPT, account_row, stored_posts
 
 SUMMARY_KEYS = {
     "success", "accounts_processed", "posts_inserted", "requests_made", "timestamp",
-    "posts_updated", "accounts_failed", "accounts_skipped", "tokens_refreshed", "highest_usage_pct",
+    "posts_updated", "posts_deleted", "accounts_failed", "accounts_skipped", "tokens_refreshed", "highest_usage_pct",
 }  # fmt: skip
 
 
@@ -52,7 +52,7 @@ def test_media_request_asks_meta_for_the_design_fields_and_page_size(fake, link,
     (request,) = fake.media_requests(club)
     assert request.host == "instagram"
     assert request.path == f"/v25.0/{club.ig_user_id}/media"
-    assert request.params["fields"] == "id,caption,media_type,media_url,permalink,timestamp"
+    assert request.params["fields"] == "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp"
     assert request.params["limit"] == "50"
 
 
