@@ -1844,8 +1844,11 @@ def account_health(conn: psycopg.Connection) -> list[dict[str, Any]]:
             f"""SELECT a.id, a.account_name, a.ig_user_id, coalesce(a.priority, 2) AS priority,
                    ({_DEAD_TOKEN}) AS token_dead, a.throttled_until, a.token_expires_at,
                    a.last_checked_at, a.last_synced_at, jsonb_array_length(a.pending_walks) AS pending_walks,
-                   a.last_error, (SELECT count(*) FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) AS posts
-            FROM instagram_accounts a {_SYNC_ORDER}"""
+                   a.last_error, stored.posts, stored.posts_deleted
+            FROM instagram_accounts a CROSS JOIN LATERAL (
+                SELECT count(*) AS posts, count(*) FILTER (WHERE p.deleted_at IS NOT NULL) AS posts_deleted
+                FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) stored
+            {_SYNC_ORDER}"""
         )
         .fetchall()
     )
@@ -1883,7 +1886,7 @@ def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]
         conn.cursor(row_factory=dict_row)
         .execute(
             """SELECT id, started_at, finished_at, outcome, accounts_processed, accounts_failed, accounts_skipped,
-                  posts_inserted, posts_updated, requests_made, highest_usage_pct, errors
+                  posts_inserted, posts_updated, posts_deleted, requests_made, highest_usage_pct, errors
            FROM instagram_sync_runs ORDER BY started_at DESC, id DESC LIMIT %s""",
             (limit,),
         )
@@ -1973,13 +1976,17 @@ def step_summary(summary: dict[str, Any], results: list[AccountResult]) -> str:
         "",
         f"{summary['accounts_processed']} synced, {summary['accounts_failed']} failed, "
         f"{summary['accounts_skipped']} skipped; {summary['posts_inserted']} new posts, "
-        f"{summary['posts_updated']} updated; {summary['requests_made']} requests; "
+        f"{summary['posts_updated']} updated, {summary['posts_deleted']} marked deleted; "
+        f"{summary['requests_made']} requests; "
         f"highest Meta usage {summary['highest_usage_pct']}%",
         "",
-        "| account | new posts | updated | requests | result |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| account | new posts | updated | deleted | requests | result |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    lines += [f"| {cell(r.name)} | {r.inserted} | {r.updated} | {r.requests} | {cell(r.outcome)} |" for r in results]
+    lines += [
+        f"| {cell(r.name)} | {r.inserted} | {r.updated} | {r.deleted} | {r.requests} | {cell(r.outcome)} |"
+        for r in results
+    ]
     return "\n".join(lines) + "\n\n"
 
 
@@ -2072,24 +2079,26 @@ def _status_text(accounts: list[dict[str, Any]], runs: list[dict[str, Any]]) -> 
             _ago(a["last_checked_at"], now),
             _ago(a["last_synced_at"], now),
             str(a["posts"]),
+            str(a["posts_deleted"]),
             " ".join((a["last_error"] or "").split())[:60],
         ]
         for a in accounts
     ]
-    text = _table(["account", "prio", "state", "token", "checked", "newest post", "posts", "last error"], account_rows)
+    headers = ["account", "prio", "state", "token", "checked", "newest post", "posts", "deleted", "last error"]
+    text = _table(headers, account_rows)
     run_rows = [
         [
             f"{r['started_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M}",
             f"{(r['finished_at'] - r['started_at']).total_seconds():.0f} s" if r["finished_at"] else "running",
             r["outcome"] or "running",
             f"{r['accounts_processed']}/{r['accounts_failed']}/{r['accounts_skipped']}",
-            f"{r['posts_inserted']}/{r['posts_updated']}",
+            f"{r['posts_inserted']}/{r['posts_updated']}/{r['posts_deleted']}",
             str(r["requests_made"]),
             f"{r['highest_usage_pct']}%",
         ]
         for r in runs
     ]
-    headers = ["started (UTC)", "took", "outcome", "ok/failed/skipped", "new/updated", "requests", "usage"]
+    headers = ["started (UTC)", "took", "outcome", "ok/failed/skipped", "new/updated/deleted", "requests", "usage"]
     return f"{text}\n\nLast runs:\n{_table(headers, run_rows) if run_rows else 'none yet'}"
 
 

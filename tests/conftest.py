@@ -157,6 +157,19 @@ def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
     return dict(zip(names, cur.fetchone()))
 
 
+def wait_until_blocked(db, timeout: float = 20) -> int:
+    """The pid of the script's backend once it waits for a lock the test holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'ingest_instagram' AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if row:
+            return row[0]
+        time.sleep(0.02)
+    raise AssertionError("the script never waited for the posts table")
+
+
 def pgbouncer_binary() -> str | None:
     return shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer",) if os.path.exists(p)), None)
 

@@ -324,7 +324,8 @@ class FakeGraph:
         values.update(post.extra)
         unknown = [f for f in fields if f not in values and f != "media_product_type"]
         if unknown:
-            raise GraphError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)", 100)
+            message = f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)"
+            raise GraphError(400, message, 100)
         return {f: values[f] for f in fields if values.get(f) is not None}
 
     def refresh(self, params: dict[str, str]) -> dict[str, Any]:

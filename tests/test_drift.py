@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from tests.conftest import SCRIPT, account_row, stored_posts
+from tests.conftest import SCRIPT, account_row, stored_posts, wait_until_blocked
 
 
 def _all_stored_within(run, db, club, runs: int, **env: str) -> int:
@@ -197,19 +196,6 @@ def test_a_page_whose_next_link_is_refused_keeps_its_posts_and_the_rest_comes_ne
 # -- a crash between statements ------------------------------------------------------------------------
 
 
-def _wait_until_blocked(db, timeout: float = 20) -> int:
-    """The pid of the script's backend once it waits for a lock the test holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = db.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'ingest_instagram' AND wait_event_type = 'Lock'"
-        ).fetchone()
-        if row:
-            return row[0]
-        time.sleep(0.02)
-    raise AssertionError("the script never waited for the posts table")
-
-
 def test_crash_while_a_page_is_written_moves_no_watermark(fake, link, db, database_url, script_env, tmp_path):
     """The page's posts and the watermark they justify go in one statement: a crash at the moment the
     posts are written (the process and its database session killed) leaves neither."""
@@ -220,7 +206,7 @@ def test_crash_while_a_page_is_written_moves_no_watermark(fake, link, db, databa
         proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            backend = _wait_until_blocked(db)
+            backend = wait_until_blocked(db)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
             db.execute("SELECT pg_terminate_backend(%s)", (backend,))

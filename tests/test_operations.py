@@ -149,14 +149,14 @@ def test_status_shows_each_account_aligned_with_warnings(fake, link, db, run):
     assert result.status == 0, result.stderr
     lines = result.stdout.splitlines()
     header = lines[0]
-    assert header.split() == "account prio state token checked newest post posts last error".split()
+    assert header.split() == "account prio state token checked newest post posts deleted last error".split()
     rows = {line.split("  ")[0]: line for line in lines[1:4]}
-    assert re.search(r"Healthy Club\s+2\s+ok\s+49 d\s+just now\s+\d+ h ago\s+3\s*$", rows["Healthy Club"])
+    assert re.search(r"Healthy Club\s+2\s+ok\s+49 d\s+just now\s+\d+ h ago\s+3\s+0\s*$", rows["Healthy Club"])
     assert " 2 d (!) " in rows["Expiring Club"]
     assert "failing" in rows["Broken Club"] and "Application does not have permission" in rows["Broken Club"]
     assert header.index("state") == rows["Healthy Club"].index("ok")  # columns line up
     assert "Last runs:" in result.stdout
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d\s+\d+ s\s+failed\s+2/1/0\s+4/0", result.stdout)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d\s+\d+ s\s+failed\s+2/1/0\s+4/0/0", result.stdout)
     for account in (healthy, expiring, broken):
         assert account.token not in result.stdout
 
@@ -295,9 +295,9 @@ def test_github_step_summary_gets_a_markdown_table(fake, link, run, tmp_path):
 
     text = summary_file.read_text()
     assert text.startswith("earlier step\n### Instagram sync, ")
-    assert "| account | new posts | updated | requests | result |" in text
-    assert "| OK \\| Club | 3 | 0 | 1 | ok |" in text
-    assert re.search(r"\| Bad Club \| 0 \| 0 \| 1 \| failed: Unsupported get request .*\|", text)
+    assert "| account | new posts | updated | deleted | requests | result |" in text
+    assert "| OK \\| Club | 3 | 0 | 0 | 1 | ok |" in text
+    assert re.search(r"\| Bad Club \| 0 \| 0 \| 0 \| 1 \| failed: Unsupported get request .*\|", text)
     assert "1 synced, 1 failed, 0 skipped" in text
 
 
