@@ -240,8 +240,14 @@ def write_executemany(conn: CountingConnection, account: ingest.Account, posts: 
 
 
 def write_ours(conn: CountingConnection, account: ingest.Account, posts: list[ingest.Post]) -> None:
-    """ingest_instagram.save_page: one multi-row INSERT … ON CONFLICT with the account's new state."""
-    ingest.save_page(conn, account, posts, [])  # type: ignore[arg-type]
+    """ingest_instagram.save_page: one statement upserts the page, marks the stored posts it went over
+    and no longer lists (none here), and moves the account's state."""
+    stretch = ingest.Coverage(min(p.timestamp for p in posts), max(p.timestamp for p in posts))
+    write = ingest.PageWrite(posts, [p.media_id for p in posts], stretch, [])
+    ingest.save_page(conn, account, write, BENCH_RUN_ID)  # type: ignore[arg-type]
+
+
+BENCH_RUN_ID = 1  # the run that would have read these pages
 
 
 def backfill_write_path(bench: Bench, accounts: int, posts: int) -> list[Row]:
