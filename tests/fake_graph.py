@@ -234,6 +234,11 @@ class FakeGraph:
         account.posts = [p for p in account.posts if p.id != post.id]
         account.pinned = [pid for pid in account.pinned if pid != post.id]
 
+    def restore(self, account: FakeAccount, post: FakePost) -> None:
+        """An archived post comes back to its place in the grid (by time)."""
+        account.posts.append(post)
+        account.posts.sort(key=lambda p: p.timestamp, reverse=True)
+
     def fault(
         self, account: FakeAccount, kind: str, *, endpoint: str = "media", times: int = 1, **options: Any
     ) -> None:

@@ -138,7 +138,7 @@ def test_an_archived_post_that_comes_back_is_unmarked(fake, link, db, run):
     run()
     assert _deleted(db, archived) == [True]
 
-    club.posts.insert(2, archived)  # restored from the archive, in its old place
+    fake.restore(club, archived)  # back from the archive, in its old place
     restored = run()
 
     assert _deleted(db, archived) == [False]
@@ -155,7 +155,7 @@ def test_a_sighting_between_two_absences_resets_them(fake, link, db, run):
     post = club.posts[3]
     fake.delete(club, post)
     run()  # missing once
-    club.posts.insert(3, post)
+    fake.restore(club, post)
     run()  # seen again
     fake.delete(club, post)
 
