@@ -51,11 +51,13 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import psycopg
 import requests
@@ -736,6 +738,723 @@ def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
     remember_secret(token)
     expires_in = _int_or_none(body.get("expires_in"))
     return token, timedelta(seconds=expires_in) if expires_in else DEFAULT_TOKEN_LIFETIME
+
+
+# ---------------------------------------------------------------------------
+# Events from captions: pure text in, events out (no database, no HTTP)
+# ---------------------------------------------------------------------------
+
+EXTRACTOR_VERSION = 1  # bump when the rules change: stored events of older versions are derived again
+
+
+@dataclass(frozen=True)
+class Event:
+    """An upcoming event a caption announces, inferred from its text."""
+
+    starts_at: datetime  # aware, in the caption's zone; local midnight when all_day
+    ends_at: datetime | None
+    all_day: bool
+    venue: str | None
+    title: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "all_day": self.all_day,
+            "venue": self.venue,
+            "title": self.title,
+        }
+
+
+@dataclass
+class _DateMention:
+    """Where the text names a day, and which day(s) it means."""
+
+    pos: int
+    stop: int
+    days: list[date]
+    explicit: bool  # a calendar date, not a relative one ("Friday", "tmrw")
+    weekday: int | None = None  # the weekday it names, if any
+    series: bool = False  # "every Tuesday": the first day, then weekly
+    multi_day: bool = False  # "Fri 6 - Sun 8 Nov": one event on its first day
+
+
+@dataclass
+class _TimeMention:
+    """Where the text names a time of day (or a span of times)."""
+
+    pos: int
+    stop: int
+    start: dtime
+    end: dtime | None
+    zone: str | None = None
+
+
+@dataclass
+class _Reading:
+    """What the parsers found, and what the caption says around it."""
+
+    text: str
+    today: date  # the post's local date
+    tz: ZoneInfo
+    dates: list[_DateMention] = field(default_factory=list)
+    times: list[_TimeMention] = field(default_factory=list)
+
+
+_WEEKDAYS = {
+    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "wed": 2, "weds": 2,
+    "thursday": 3, "thurs": 3, "thur": 3, "thu": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5,
+    "sunday": 6, "sun": 6,
+}  # fmt: skip
+_MONTHS = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
+    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
+    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+}  # fmt: skip
+_ZONES = {
+    "AEST": "Australia/Brisbane", "AEDT": "Australia/Sydney", "ACST": "Australia/Darwin",
+    "ACDT": "Australia/Adelaide", "AWST": "Australia/Perth", "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland", "NZT": "Pacific/Auckland", "MYT": "Asia/Kuala_Lumpur", "SGT": "Asia/Singapore",
+    "HKT": "Asia/Hong_Kong", "CST": "Asia/Shanghai", "JST": "Asia/Tokyo", "KST": "Asia/Seoul", "IST": "Asia/Kolkata",
+    "WIB": "Asia/Jakarta", "PHT": "Asia/Manila", "ICT": "Asia/Bangkok", "GMT": "UTC", "UTC": "UTC",
+    "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris", "EST": "America/New_York",
+    "EDT": "America/New_York", "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+}  # fmt: skip
+_WD = (
+    r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:s|nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
+)
+_MON = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+        r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
+
+
+def _normalise(caption: str) -> str:
+    """One spelling for what captions write many ways: dashes, quotes, spaces. Same length kept
+    per character, so spans stay meaningful for the rest of the text."""
+    table = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2019": "'", "\u2018": "'",
+                           "\u00a0": " ", "\u202f": " ", "\uff1a": ":", "\ufe0f": None, "\u200d": None})  # fmt: skip
+    return caption.translate(table)
+
+
+def _day_in_year(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _nearest(today: date, month: int, day: int) -> date | None:
+    """A date without a year is taken in the year that puts it nearest the post."""
+    options = [d for y in (today.year - 1, today.year, today.year + 1) if (d := _day_in_year(y, month, day))]
+    return min(options, key=lambda d: abs((d - today).days), default=None)
+
+
+def _year(text: str | None, today: date) -> int | None:
+    if not text:
+        return None
+    value = int(text)
+    return value + 2000 if value < 100 else value
+
+
+def _on_or_after(today: date, weekday: int) -> date:
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
+
+
+def _weekday_before(text: str, pos: int) -> int | None:
+    """The weekday named just before a date ("Sat 10 Jan", "Friday 27 Feb"), if any."""
+    found = re.search(rf"\b({_WD})\.?,?\s*(?:the\s+)?$", text[max(0, pos - 14) : pos], re.I)
+    return _WEEKDAYS[found.group(1).lower()] if found else None
+
+
+# -- parsers: each recognises one way of writing a day ---------------------------------------------
+
+
+def _parse_iso_dates(reading: _Reading) -> None:
+    """2026-06-24."""
+    for m in re.finditer(r"\b(20\d\d)-(\d\d)-(\d\d)\b", reading.text):
+        day = _day_in_year(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if day:
+            reading.dates.append(_DateMention(m.start(), m.end(), [day], True))
+
+
+def _parse_named_dates(reading: _Reading) -> None:
+    """Day-month with the month named, alone or in lists and ranges: "16 May", "Sat 10 Jan",
+    "Wed 29 & Thu 30 July", "Fri 6 - Sun 8 November", "6-8 Nov 2026", and month-first "May 16th"."""
+    text, today = reading.text, reading.today
+    wd = rf"(?:{_WD}\.?,?\s+(?:the\s+)?)?"
+    pattern = (
+        rf"\b(?:(?P<wd>{_WD})\.?,?\s+(?:the\s+)?)?(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|till|until)\s*{wd}{_DAY})*)\s*(?:of\s+)?"
+        rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?"
+    )
+    for m in re.finditer(pattern, text, re.I):
+        month = _MONTHS[m.group("month").lower()]
+        numbers = [int(n) for n in re.findall(r"(\d{1,2})(?:st|nd|rd|th)?", m.group("days"))]
+        ranged = bool(re.search(r"\d\s*(?:[a-z]*\s*)?(?:-|to|till|until)\s*", m.group("days"), re.I))
+        days = [_dated(today, month, n, _year(m.group("year"), today)) for n in numbers]
+        days = [d for d in days if d]
+        if not days:
+            continue
+        multi = ranged and len(days) == 2 and days[1] > days[0]
+        weekday = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else None
+        reading.dates.append(
+            _DateMention(m.start(), m.end(), days[:1] if multi else days, True, weekday, multi_day=multi)
+        )
+    for m in re.finditer(rf"\b(?P<month>{_MON})\.?\s+(?P<day>{_DAY})\b(?:,?\s*(?P<year>20\d\d))?", text, re.I):
+        if m.group("month").lower() == "may" and not m.group("month")[0].isupper():
+            continue
+        day = _dated(today, _MONTHS[m.group("month").lower()], int(re.match(r"\d+", m.group("day")).group()),
+                     _year(m.group("year"), today))  # fmt: skip
+        if day:
+            reading.dates.append(_DateMention(m.start(), m.end(), [day], True, _weekday_before(text, m.start())))
+
+
+def _dated(today: date, month: int, day: int, year: int | None) -> date | None:
+    return _day_in_year(year, month, day) if year else _nearest(today, month, day)
+
+
+_NOT_A_DATE_BEFORE = re.compile(
+    r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I
+)
+
+
+def _parse_numeric_dates(reading: _Reading) -> None:
+    """Day-first numbers: 9/3, 19/8, 12/3/26, 23.10; never 3/4 of, $10/5, Rm 6.12, 7.30pm or 4-2."""
+    text, today = reading.text, reading.today
+    for m in re.finditer(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)", text):
+        day, sep, month, year = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+        before, after = text[: m.start()], text[m.end() : m.end() + 12]
+        if _NOT_A_DATE_BEFORE.search(before) or re.match(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", after, re.I):
+            continue
+        weekday = _weekday_before(text, m.start())
+        if sep == "." and not year and weekday is None and not re.search(r"\b(?:on|date:?)\s*$", before, re.I):
+            continue  # 6.30 is a time, 2.18 a room: a dotted date needs its weekday or "on"
+        found = _dated(today, month, day, _year(year, today)) if 1 <= month <= 12 else None
+        if found:
+            reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
+
+
+def _parse_relative_dates(reading: _Reading) -> None:
+    """today, tonight, tmrw, this/next Friday, next week Tuesday, on Monday, every Tuesday, and a
+    bare weekday written out (Friday, Fri with a capital)."""
+    text, today = reading.text, reading.today
+    for m in re.finditer(r"\b(today|tonight|tonite|this (?:morning|afternoon|arvo|evening))\b", text, re.I):
+        reading.dates.append(_DateMention(m.start(), m.end(), [today], False))
+    for m in re.finditer(r"\b(tomorrow|tmrw|tmr|tmrrw|tomoz|2morrow|2moro)\b", text, re.I):
+        reading.dates.append(_DateMention(m.start(), m.end(), [today + timedelta(days=1)], False))
+    lead = r"(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?"
+    pattern = rf"\b{lead}\s*(?P<wd>{_WD})\b(?P<plural>s)?"
+    for m in re.finditer(pattern, text, re.I):
+        word, lead = m.group("wd"), (m.group("lead") or "").lower()
+        if not (lead or _is_a_day(word, text, m.end())):
+            continue
+        weekday = _WEEKDAYS[word.lower()]
+        if re.match(r"\s*(?:of\s+)?week\s*\d", text[m.end() :], re.I):
+            continue  # "Friday of Week 9": a teaching week, not a date
+        if lead.startswith("last"):
+            day = _following_week(today, weekday) - timedelta(weeks=2 if lead == "last week" else 1)
+            day = day if day < today else day - timedelta(weeks=1)  # "last Thursday": a past day, dropped later
+        elif lead.startswith("next"):
+            day = _following_week(today, weekday)
+        else:
+            day = _on_or_after(today, weekday)
+        series = lead in ("every", "each") or bool(m.group("plural") and lead != "next")
+        reading.dates.append(_DateMention(m.start("wd") if not lead else m.start(), m.end(), [day], False, weekday,
+                                          series=series))  # fmt: skip
+
+
+def _is_a_day(word: str, text: str, stop: int) -> bool:
+    """ "Sat", "Sun" and "Wed" are also words ("we sat outside", "Sun's out"): written short, they mean
+    a day only with a capital and a date, a time or a separator after them."""
+    if word.lower() not in ("sat", "sun", "wed"):
+        return True
+    follows = re.match(rf"\s*(?:[,:\-]|\d|at\b|from\b|night|morning|arvo|afternoon|{_AMPM})", text[stop:], re.I)
+    return word[0].isupper() and bool(follows)
+
+
+def _following_week(today: date, weekday: int) -> date:
+    """'next Friday': the Friday of the week after this one (weeks start on Monday)."""
+    monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
+    return monday + timedelta(days=weekday)
+
+
+# -- parsers of times ------------------------------------------------------------------------------
+
+_TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>noon|midday|midnight))"
+
+
+def _parse_times(reading: _Reading) -> None:
+    """6pm, 6:30pm, 7.30pm, 13:00, noon; spans 2-5pm, 12-2pm, 11am-2pm, 10pm till 2am; "at 7",
+    "from 5", "doors 7", "6.30 for 7pm"; with a zone, "5pm MYT"."""
+    text = reading.text
+    span = rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
+    cue = (
+        r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
+        r"|leaving|time:?)\s+)?"
+    )
+    tail = r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?"
+    pattern = cue + span + tail
+    for m in re.finditer(pattern, text, re.I):
+        start = _clock(m, "a")
+        end = _clock(m, "b") if m.group("b") else None
+        if start is None:
+            continue
+        has_ap = bool(m.group("aap") or m.group("bap") or m.group("aword") or m.group("bword"))
+        colon = ":" in (m.group("a") or "")
+        cue = bool(m.group("cue")) and m.group("cue").strip().lower() not in ("by", "for", "@")
+        bare_span = end is not None and start[0] < end[0] <= 12 and not re.match(r"\s*(?:for|to \d|-)", text[m.end() :])
+        if not (has_ap or colon or cue or bare_span):
+            continue
+        if _NOT_A_DATE_BEFORE.search(text[: m.start()]):
+            continue
+        if re.match(
+            r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", text[m.end() :], re.I
+        ):
+            continue
+        start, end = _meridiem(m, start, end)
+        zone = m.group("zone") if m.group("zone") and m.group("zone").upper() in _ZONES else None
+        reading.times.append(_TimeMention(m.start() + len(m.group("cue") or ""), m.end(), start, end, zone))
+
+
+def _parse_arrival_times(reading: _Reading) -> None:
+    """ "6.30 for 7pm": arrive at the first, start at the second; the first is the start, and takes
+    the second's am/pm."""
+    pattern = rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})"
+    for m in re.finditer(pattern, reading.text, re.I):
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
+        if 1 <= hour <= 12:
+            ap = m.group(4).lower().replace(".", "")
+            reading.times.append(_TimeMention(m.start(), m.end(), dtime(_to24(hour, ap), minute), None))
+
+
+def _clock(m: re.Match[str], side: str) -> tuple[int, int, str | None] | None:
+    word = m.group(f"{side}word")
+    if word:
+        return (0, 0, "am") if word.lower() == "midnight" else (12, 0, "pm")
+    hour, minute = int(m.group(f"{side}h")), int(m.group(f"{side}m") or 0)
+    ap = (m.group(f"{side}ap") or "").lower().replace(".", "") or None
+    if hour > 23 or (ap and not 1 <= hour <= 12):
+        return None
+    return hour, minute, ap
+
+
+def _meridiem(m: re.Match[str], start: Any, end: Any) -> tuple[dtime, dtime | None]:
+    """am/pm where the caption says it; otherwise from the other end of a span, or an evening
+    reading of a bare hour ("at 7" is 19:00, "from 5" is 17:00), the way club events run."""
+    sh, sm, sap = start
+    if end is not None:
+        eh, em, eap = end
+        if sap is None and eap is not None and sh <= 12:
+            sap = eap if _to24(sh, eap) <= _to24(eh, eap) or sh == 12 else ("am" if eap == "pm" else "pm")
+            if sh == 12 and eap == "pm":
+                sap = "pm"
+        if eap is None and sap is not None and eh <= 12:
+            eap = sap if _to24(eh, sap) >= _to24(sh, sap) else ("pm" if sap == "am" else "am")
+        if eap is None and sap is None and eh <= 12 and sh <= 12:
+            sap = eap = "pm"
+        return dtime(_to24(sh, sap), sm), dtime(_to24(eh, eap), em) if eh != 24 else dtime(0, em)
+    if sap is None and 1 <= sh <= 11:
+        sap = "pm"
+    return dtime(_to24(sh, sap), sm), None
+
+
+def _to24(hour: int, ap: str | None) -> int:
+    if ap == "am":
+        return 0 if hour == 12 else hour
+    if ap == "pm":
+        return hour if hour == 12 else hour + 12
+    return hour % 24
+
+
+# -- refiners: each fixes the results as a whole ---------------------------------------------------
+
+
+def _drop_overlaps(reading: _Reading) -> None:
+    """Where two parsers read the same words, keep the reading that covers more text (an explicit
+    date over a weekday inside it); times that overlap a date are not times."""
+    kept: list[_DateMention] = []
+    for mention in sorted(reading.dates, key=lambda d: (not d.explicit, -(d.stop - d.pos), d.pos)):
+        if any(mention.pos < k.stop and k.pos < mention.stop for k in kept):
+            continue
+        kept.append(mention)
+    reading.dates = sorted(kept, key=lambda d: d.pos)
+    times: list[_TimeMention] = []
+    for mention in sorted(reading.times, key=lambda t: -(t.stop - t.pos)):
+        if not any(mention.pos < k.stop and k.pos < mention.stop for k in [*times, *kept]):
+            times.append(mention)
+    reading.times = sorted(times, key=lambda t: t.pos)
+
+
+_CLAUSE_END = re.compile(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]+|;)")
+
+
+def _clause_of(text: str, pos: int) -> tuple[int, int]:
+    """The sentence (or line, or run between emoji) around a position."""
+    start = 0
+    for m in _CLAUSE_END.finditer(text):
+        if m.end() <= pos:
+            start = m.end()
+        elif m.start() >= pos:
+            return start, m.start()
+    return start, len(text)
+
+
+_NOT_AN_EVENT = re.compile(
+    r"\b(?:applications?|nominations?|submissions?|entries|expressions? of interest|eois?|voting|polls?"
+    r"|close[sd]?|closing|deadline|due|on sale|go(?:es)? on sale|ticket(?:s)? (?:release|drop|sales?)"
+    r"|orders?\s+(?:by|close|closes|due)|pre-?orders?|rsvp|register by|sign up by|sale ends"
+    r"|early[ -]?bird|giveaway|winners?|drawn|draw|raffle|competition|contest|discount|% off|off until"
+    r"|cancel+ed|called off|postponed|no longer|not (?:running|happening)"
+    r"|thank(?:s| you)\b[^.!?\n]*\b(?:came|coming|joined|joining|attended|voted|participated|made it"
+    r"|showed up|turned up)"
+    r"|congrat\w*|last (?:night|week|weekend)|yesterday|recap|was (?:a|an|such|so)\b|were (?:so )?(?:amazing|awesome)"
+    r"|open(?:s|ing)? (?:\d|from|until|till|daily|weekdays|hours)|opening hours|\bhours\b|results?"
+    r"|happy (?:birthday|bday)|\bborn\b"
+    r"|(?:semester|sem|term|trimester|exams?|classes|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
+    r"(?:starts?|begins?|ends?|finish\w*)"
+    rf"|\b{_WD}\s*-\s*{_WD}\b)",
+    re.I,
+)
+_STILL_ON = re.compile(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
+
+
+def _drop_what_is_not_an_event(reading: _Reading) -> None:
+    """Deadlines, sales, giveaways, offers, opening hours, recaps and cancelled events announce no
+    event: a day named in such a clause is dropped, and so are the times there. A new date given
+    for a postponed event ("New date:", "moved to") stands."""
+    text = reading.text
+
+    def negated(pos: int) -> bool:
+        start, stop = _clause_of(text, pos)
+        clause = text[start:stop]
+        still_on = _STILL_ON.search(clause)
+        if still_on and pos >= start + still_on.start():
+            return False
+        return bool(_NOT_AN_EVENT.search(clause))
+
+    deadline = re.compile(
+        r"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?$", re.I
+    )
+    reading.dates = [d for d in reading.dates if not negated(d.pos) and not deadline.search(text[: d.pos])]
+    reading.times = [t for t in reading.times if not negated(t.pos)]
+
+
+_RECAP = re.compile(
+    r"\b(?:congrat\w*|thank(?:s| you)|see (?:you|u) at the next|what a (?:night|day)|recap|last night)\b", re.I
+)
+
+
+def _drop_recapped_today(reading: _Reading) -> None:
+    """A recap written the same night ("Tonight's trivia = chaos ... congrats") names today without
+    announcing anything: in a post with recap words, a bare today or tonight is no event."""
+    if _RECAP.search(reading.text):
+        reading.dates = [d for d in reading.dates if d.explicit or d.weekday is not None
+                         or d.days[0] != reading.today or _has_time_nearby(reading, d)]  # fmt: skip
+
+
+def _has_time_nearby(reading: _Reading, mention: _DateMention) -> bool:
+    start, stop = _clause_of(reading.text, mention.pos)
+    return any(start <= t.pos < stop for t in reading.times)
+
+
+def _merge_weekdays_with_dates(reading: _Reading) -> None:
+    """A weekday said alone where the caption gives calendar dates names one of them ("Leaving 5pm
+    Friday" beside "Fri 6 - Sun 8 November"; "next Tuesday 10/3"): it is not a day of its own."""
+    explicit = [d for d in reading.dates if d.explicit]
+    if not explicit:
+        return
+    weekdays = {day.weekday(): day for d in explicit for day in d.days}
+    for d in explicit:
+        if d.multi_day:
+            weekdays.setdefault(d.days[0].weekday(), d.days[0])
+    kept = []
+    for mention in reading.dates:
+        if mention.explicit or mention.series:
+            kept.append(mention)
+        elif mention.weekday is None or mention.weekday not in weekdays:
+            kept.append(mention)
+    series = [d for d in kept if d.series]
+    for s in series:  # "every Tuesday ... first one 10/3": the series starts on the date given
+        first = next((d for d in kept if d.explicit and d.days[0].weekday() == s.weekday), None)
+        if first:
+            first.series = True
+            kept.remove(s)
+    reading.dates = kept
+
+
+def _drop_past(reading: _Reading) -> None:
+    """Only upcoming events count: a day before the post's local date is a recap."""
+    for mention in reading.dates:
+        mention.days = [d for d in mention.days if d >= reading.today]
+    reading.dates = [d for d in reading.dates if d.days]
+
+
+# -- from mentions to events -----------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    """The part of a caption that describes one event, or one list of sessions sharing details."""
+
+    start: int
+    stop: int
+    dates: list[_DateMention]
+    times: list[_TimeMention]
+
+
+def _blocks(reading: _Reading) -> list[_Block]:
+    """A caption is one block, unless several of its lines each name a day (a schedule): then each
+    such line starts a block of its own, and the lines without a day belong to the block above."""
+    text = reading.text
+    lines, pos = [], 0
+    for line in text.split("\n"):
+        lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    dated = [start for start, stop in lines if any(start <= d.pos < stop for d in reading.dates)]
+    if len(dated) < 2:
+        return [_Block(0, len(text), reading.dates, reading.times)]
+    bounds = [0, *dated[1:], len(text)]
+    return [
+        _Block(a, b, [d for d in reading.dates if a <= d.pos < b], [t for t in reading.times if a <= t.pos < b])
+        for a, b in zip(bounds, bounds[1:])
+    ]
+
+
+def _start_and_end(day: date, tz: ZoneInfo, times: list[_TimeMention]) -> tuple[datetime, datetime | None, bool]:
+    """The earliest time given for attending is the start (doors, meeting, departure); no time: all day."""
+    if not times:
+        return datetime.combine(day, dtime(0), tz), None, True
+    start, end = min((_in_zone(t, day, tz) for t in times), key=lambda pair: pair[0])
+    return start, end, False
+
+
+def _in_zone(mention: _TimeMention, day: date, tz: ZoneInfo) -> tuple[datetime, datetime | None]:
+    zone = ZoneInfo(_ZONES[mention.zone.upper()]) if mention.zone else tz
+    start = datetime.combine(day, mention.start, zone).astimezone(tz)
+    end = None
+    if mention.end is not None:
+        end = datetime.combine(day, mention.end, zone).astimezone(tz)
+        if end <= start:
+            end += timedelta(days=1)
+    return start, end
+
+
+def _times_for(block: _Block, mention: _DateMention, index: int) -> list[_TimeMention]:
+    """The times that go with a day: its own (the times after it, before the next day), else
+    the block's when they are shared."""
+    if len(block.dates) == 1:
+        return block.times
+    if len(block.times) == len(block.dates) and len(block.times) > 1:
+        return [block.times[index]]
+    nxt = block.dates[index + 1].pos if index + 1 < len(block.dates) else block.stop
+    own = [
+        t
+        for t in block.times
+        if mention.stop <= t.pos < nxt and not any(d.pos > mention.pos and d.pos < t.pos for d in block.dates)
+    ]
+    return own or block.times
+
+
+_EVENT_WORDS = re.compile(
+    r"\b(?:event|party|night|picnic|meet\w*|workshop|session|social|trip|camp|ball|gala|dinner|lunch|brunch"
+    r"|breakfast|bbq|drinks|trivia|quiz|screening|movie|film|games?|match|hike|run|walk|tour|stall|fair|festival"
+    r"|launch|talk|seminar|webinar|class|lesson|practice|training|rehearsal|concert|gig|show|karaoke|crawl"
+    r"|market|celebrat\w*|agm|catch-?up|hangout|save the date|join us|come along|see (?:you|u)|don't miss)\b",
+    re.I,
+)
+
+
+def _announces_something(text: str, event: Event) -> bool:
+    """A day with no time and no place is an event only where the caption speaks of one: "Semester
+    starts Monday 27 July" or a birthday is not."""
+    return not event.all_day or event.venue is not None or bool(_EVENT_WORDS.search(text))
+
+
+def extract_events(caption: str | None, posted_at: datetime, tz: ZoneInfo | str = "Australia/Melbourne") -> list[Event]:
+    """The upcoming events a caption announces, read against the post's local time in ``tz``."""
+    if not caption:
+        return []
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date(), zone)
+    for step in _STEPS:
+        step(reading)
+    events: list[Event] = []
+    for block in _blocks(reading):
+        venue = _venue(reading.text, block)
+        for index, mention in enumerate(block.dates):
+            times = _times_for(block, mention, index)
+            days = list(mention.days)
+            if mention.series:
+                days = [days[0] + timedelta(weeks=n) for n in range(4)]
+            for day in days:
+                start, end, all_day = _start_and_end(day, zone, times)
+                event = Event(start, end, all_day, venue, _title(reading.text, block))
+                if event not in events and _announces_something(reading.text, event):
+                    events.append(event)
+    return events
+
+
+_STEPS: list[Callable[[_Reading], None]] = [
+    _parse_iso_dates,
+    _parse_named_dates,
+    _parse_numeric_dates,
+    _parse_relative_dates,
+    _parse_arrival_times,
+    _parse_times,
+    _drop_overlaps,
+    _drop_what_is_not_an_event,
+    _drop_recapped_today,
+    _merge_weekdays_with_dates,
+    _drop_past,
+]
+
+# -- venues and titles ---------------------------------------------------------------------------------
+
+_PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|instagram live|ig live|online)"
+_VENUE_STOP = re.compile(
+    r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|]\s|\(|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
+    r"|\s(?:for|with|to)\s+(?=[a-z])|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring"
+    r"|byo|free|tickets?|rsvp|link|due)\b)",
+    re.I,
+)
+_PLACE_TAIL = re.compile(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
+_CONTINUES = re.compile(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
+
+
+def _venue_text(text: str, pos: int) -> str | None:
+    """The place written from pos on, up to where the sentence, line or phrase ends."""
+    stop = pos
+    while True:
+        m = _VENUE_STOP.search(text, stop)
+        end = m.start() if m else len(text)
+        comma = text.find(",", stop, end)
+        if comma == -1:
+            break
+        if _CONTINUES.match(text, comma) or _PLACE_TAIL.match(text[comma:end]):
+            stop = comma + 1
+            continue
+        end = comma
+        break
+    venue = text[pos:end].strip(" :,-'\"*")
+    venue = re.sub(r"\s+(?:again|as usual|as always|tonight|today|tomorrow)$", "", venue, flags=re.I)
+    if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue):
+        return None
+    return venue
+
+
+def _venue(text: str, block: _Block) -> str | None:
+    """Where the event is: after 📍 or "Location:", after "@" or "at", in the comma-separated part
+    after the day and time, on a platform, or on a line of its own."""
+    part = text[block.start : block.stop]
+    base = block.start
+    for pattern in (r"📍\s*", r"\b(?:location|venue|where|place)\s*[:\-]\s*"):
+        m = re.search(pattern, part, re.I)
+        if m:
+            venue = _venue_line(text, base + m.end())
+            if venue:
+                return venue
+    trip = re.search(r"\b(?:trip|excursion|getaway|camp|retreat|heading|headed|going|off)\s+to\s+(?=[A-Z])", part)
+    if trip:
+        venue = _venue_text(text, base + trip.end())
+        if venue:
+            return venue
+    when = min((m.pos for m in [*block.dates, *block.times]), default=block.start)
+    at_places = [base + m.end() for m in re.finditer(r"(?:@|\bat)\s*(?=(?:the\s+)?[A-Z0-9])", part)]
+    for after in sorted(at_places, key=lambda a: a < when):  # after the day or time first: before it, "at the AGM"
+        if after < when and _segment_venue(text, block):
+            break
+        if _is_when(text, after, block):
+            continue
+        venue = _venue_text(text, after)
+        if venue and not re.match(r"(?:the\s+)?(?:\d|noon|midday)", venue, re.I):
+            return venue
+    venue = _segment_venue(text, block)
+    if venue:
+        return venue
+    m = re.search(rf"\b(?:on|via)\s+({_PLATFORMS})\b", part, re.I)
+    if m:
+        return m.group(1)
+    m = re.search(r"\b(?:in|outside|inside|near|behind|opposite|in front of|from)\s+(?=(?:the\s+)?[A-Z])", part)
+    if m and not _is_when(text, base + m.end(), block):
+        venue = _venue_text(text, base + m.end())
+        if venue:
+            return venue
+    for line in part.split("\n")[1:]:
+        if re.match(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$", line) and not re.search(
+            r"\d{1,2}(?::|\s*[ap]m)", line
+        ):
+            if any(
+                k in line.lower()
+                for k in (
+                    "level",
+                    "room",
+                    "hall",
+                    "house",
+                    "building",
+                    "centre",
+                    "center",
+                    "lawn",
+                    "library",
+                    "theatre",
+                    "connect",
+                    "court",
+                    "quad",
+                    "park",
+                )
+            ):
+                return line.strip()
+    return None
+
+
+def _segment_venue(text: str, block: _Block) -> str | None:
+    """The comma-separated part right after a time (or after a day): "Wed 19/8, 6pm, Arts West Forum"."""
+    anchors = [(t.stop, r"\s*(?:,|-)") for t in block.times] + [(d.stop, r"\s*,") for d in block.dates]
+    for anchor, separator in anchors:
+        m = re.match(separator + r"\s*(?:(?:at|in|on|from)\s+)?(?=[\w'])", text[anchor : block.stop])
+        if m is None or _is_when(text, anchor + m.end(), block):
+            continue
+        pos = anchor + m.end()
+        segment = re.split(r"[,\n!?]|(?<!\d)\.(?!\d)", text[pos : block.stop], maxsplit=1)[0]
+        inner = re.search(r"\b(?:on|at|in)\s+(?=(?:the\s+)?[A-Z])", segment)  # "stall 17 on South Lawn"
+        venue = _venue_text(text, pos + inner.end() if inner else pos)
+        if venue and re.search(r"[A-Z]", venue):
+            return venue
+    return None
+
+
+def _venue_line(text: str, pos: int) -> str | None:
+    end = text.find("\n", pos)
+    line = text[pos : end if end != -1 else len(text)]
+    line = re.split(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]|(?<!\d)[.!?](?!\d)", line)[0]
+    return line.strip(" :,-") or None
+
+
+def _is_when(text: str, pos: int, block: _Block) -> bool:
+    """A date or a time starts here: "at 7pm", "on Fri 6/3" say when, not where."""
+    return any(abs(m.pos - pos) <= 1 for m in [*block.dates, *block.times]) or bool(
+        re.match(rf"(?:the\s+)?(?:\d|noon|midday|{_WD}\b|{_MON}\b)", text[pos:], re.I)
+    )
+
+
+def _title(text: str, block: _Block) -> str | None:
+    """A short name for the event: the block's first words that are not a day, a time or a place."""
+    part = text[block.start : block.stop]
+    for chunk in re.split(r"[\n.!?,:|]|[\U0001F000-\U0001FAFF\u2600-\u27BF]|\s-\s", part):
+        words = re.sub(
+            rf"\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|on|at|the|\d[\d/.:apm-]*)\b",
+            " ",
+            chunk,
+            flags=re.I,
+        )
+        words = " ".join(words.split())
+        if (
+            len(words) >= 4
+            and not _NOT_AN_EVENT.search(chunk)
+            and not re.match(r"(?:new date|date|time|location|venue|where|when)$", words, re.I)
+        ):
+            return chunk.strip()[:80]
+    return None
 
 
 # ---------------------------------------------------------------------------
