@@ -36,7 +36,7 @@ SCRIPT_VARIABLES = {
     "HTTP_RETRIES", "RETRY_BACKOFF", "INITIAL_BACKFILL_DAYS", "USAGE_THRESHOLD", "SYNC_RUNS_KEEP_DAYS",
     "STALE_AFTER_HOURS", "GITHUB_STEP_SUMMARY",
 }  # fmt: skip
-TABLES = ("instagram_posts", "instagram_accounts", "instagram_sync_runs")
+TABLES = ("instagram_events", "instagram_posts", "instagram_accounts", "instagram_sync_runs")
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +55,7 @@ def database_url() -> Iterator[str]:
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to a database whose tables start empty, created as the script would."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS " + ", ".join(TABLES))
+        conn.execute("DROP TABLE IF EXISTS " + ", ".join(TABLES) + " CASCADE")  # the view goes with them
         yield conn
 
 

@@ -478,7 +478,12 @@ def test_row_level_security_hides_tokens_from_other_roles(fake, link, db, run):
     enabled = db.execute(
         "SELECT relname FROM pg_class WHERE relrowsecurity AND relname LIKE 'instagram_%' ORDER BY relname"
     ).fetchall()
-    assert [r[0] for r in enabled] == ["instagram_accounts", "instagram_posts", "instagram_sync_runs"]
+    assert [r[0] for r in enabled] == [
+        "instagram_accounts",
+        "instagram_events",
+        "instagram_posts",
+        "instagram_sync_runs",
+    ]
 
 
 # -- trying it with no credentials -----------------------------------------------------------
