@@ -1342,7 +1342,8 @@ _STEPS: list[Callable[[_Reading], None]] = [
 _PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|instagram live|ig live|online)"
 _VENUE_STOP = re.compile(
     r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|]\s|\(|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
-    r"|\s(?:for|with|to)\s+(?=[a-z])|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring"
+    r"|\s(?:for|with|to)\s+(?=(?-i:[a-z]))"
+    r"|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring"
     r"|byo|free|tickets?|rsvp|link|due)\b)",
     re.I,
 )
