@@ -890,16 +890,21 @@ def _parse_iso_dates(reading: _Reading) -> None:
             reading.dates.append(_DateMention(m.start(), m.end(), [day], True))
 
 
+_WD_PREFIX = rf"(?:{_WD}\.?,?\s+(?:the\s+)?)?"
+_NAMED_DATE = re.compile(
+    rf"\b(?:(?P<wd>{_WD})\.?,?\s+(?:the\s+)?)?"
+    rf"(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|till|until)\s*{_WD_PREFIX}{_DAY})*)\s*(?:of\s+)?"
+    rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?",
+    re.I,
+)
+_MONTH_FIRST_DATE = re.compile(rf"\b(?P<month>{_MON})\.?\s+(?P<day>{_DAY})\b(?:,?\s*(?P<year>20\d\d))?", re.I)
+
+
 def _parse_named_dates(reading: _Reading) -> None:
     """Day-month with the month named, alone or in lists and ranges: "16 May", "Sat 10 Jan",
     "Wed 29 & Thu 30 July", "Fri 6 - Sun 8 November", "6-8 Nov 2026", and month-first "May 16th"."""
     text, today = reading.text, reading.today
-    wd = rf"(?:{_WD}\.?,?\s+(?:the\s+)?)?"
-    pattern = (
-        rf"\b(?:(?P<wd>{_WD})\.?,?\s+(?:the\s+)?)?(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|till|until)\s*{wd}{_DAY})*)\s*(?:of\s+)?"
-        rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?"
-    )
-    for m in re.finditer(pattern, text, re.I):
+    for m in _NAMED_DATE.finditer(text):
         month = _MONTHS[m.group("month").lower()]
         numbers = [int(n) for n in re.findall(r"(\d{1,2})(?:st|nd|rd|th)?", m.group("days"))]
         ranged = bool(re.search(r"\d\s*(?:[a-z]*\s*)?(?:-|to|till|until)\s*", m.group("days"), re.I))
@@ -912,7 +917,7 @@ def _parse_named_dates(reading: _Reading) -> None:
         reading.dates.append(
             _DateMention(m.start(), m.end(), days[:1] if multi else days, True, weekday, multi_day=multi)
         )
-    for m in re.finditer(rf"\b(?P<month>{_MON})\.?\s+(?P<day>{_DAY})\b(?:,?\s*(?P<year>20\d\d))?", text, re.I):
+    for m in _MONTH_FIRST_DATE.finditer(text):
         if m.group("month").lower() == "may" and not m.group("month")[0].isupper():
             continue
         day = _dated(today, _MONTHS[m.group("month").lower()], int(re.match(r"\d+", m.group("day")).group()),
@@ -930,13 +935,17 @@ _NOT_A_DATE_BEFORE = re.compile(
 )
 
 
+_NUMERIC_DATE = re.compile(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
+_NOT_A_DATE_AFTER = re.compile(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
+
+
 def _parse_numeric_dates(reading: _Reading) -> None:
     """Day-first numbers: 9/3, 19/8, 12/3/26, 23.10; never 3/4 of, $10/5, Rm 6.12, 7.30pm or 4-2."""
     text, today = reading.text, reading.today
-    for m in re.finditer(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)", text):
+    for m in _NUMERIC_DATE.finditer(text):
         day, sep, month, year = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
-        before, after = text[: m.start()], text[m.end() : m.end() + 12]
-        if _NOT_A_DATE_BEFORE.search(before) or re.match(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", after, re.I):
+        before = text[max(0, m.start() - 20) : m.start()]
+        if _NOT_A_DATE_BEFORE.search(before) or _NOT_A_DATE_AFTER.match(text, m.end()):
             continue
         weekday = _weekday_before(text, m.start())
         if sep == "." and not year and weekday is None and not re.search(r"\b(?:on|date:?)\s*$", before, re.I):
@@ -944,6 +953,12 @@ def _parse_numeric_dates(reading: _Reading) -> None:
         found = _dated(today, month, day, _year(year, today)) if 1 <= month <= 12 else None
         if found:
             reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
+
+
+_WEEKDAY_MENTION = re.compile(
+    rf"\b(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?\s*(?P<wd>{_WD})\b(?P<plural>s)?",
+    re.I,
+)
 
 
 def _parse_relative_dates(reading: _Reading) -> None:
@@ -954,9 +969,7 @@ def _parse_relative_dates(reading: _Reading) -> None:
         reading.dates.append(_DateMention(m.start(), m.end(), [today], False))
     for m in re.finditer(r"\b(tomorrow|tmrw|tmr|tmrrw|tomoz|2morrow|2moro)\b", text, re.I):
         reading.dates.append(_DateMention(m.start(), m.end(), [today + timedelta(days=1)], False))
-    lead = r"(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?"
-    pattern = rf"\b{lead}\s*(?P<wd>{_WD})\b(?P<plural>s)?"
-    for m in re.finditer(pattern, text, re.I):
+    for m in _WEEKDAY_MENTION.finditer(text):
         word, lead = m.group("wd"), (m.group("lead") or "").lower()
         if not (lead or _is_a_day(word, text, m.end())):
             continue
@@ -995,18 +1008,22 @@ def _following_week(today: date, weekday: int) -> date:
 _TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>noon|midday|midnight))"
 
 
+_TIME_MENTION = re.compile(
+    r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
+    r"|leaving|time:?)\s+)?"
+    rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
+    r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
+    re.I,
+)
+_SCORE_AFTER = re.compile(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
+_NOT_A_TIME_AFTER = re.compile(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
+
+
 def _parse_times(reading: _Reading) -> None:
     """6pm, 6:30pm, 7.30pm, 13:00, noon; spans 2-5pm, 12-2pm, 11am-2pm, 10pm till 2am; "at 7",
     "from 5", "doors 7", "6.30 for 7pm"; with a zone, "5pm MYT"."""
     text = reading.text
-    span = rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
-    cue = (
-        r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
-        r"|leaving|time:?)\s+)?"
-    )
-    tail = r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?"
-    pattern = cue + span + tail
-    for m in re.finditer(pattern, text, re.I):
+    for m in _TIME_MENTION.finditer(text):
         start = _clock(m, "a")
         end = _clock(m, "b") if m.group("b") else None
         if start is None:
@@ -1014,13 +1031,11 @@ def _parse_times(reading: _Reading) -> None:
         has_ap = bool(m.group("aap") or m.group("bap") or m.group("aword") or m.group("bword"))
         colon = ":" in (m.group("a") or "")
         cue = bool(m.group("cue")) and m.group("cue").strip().lower() not in ("by", "for", "@")
-        bare_span = end is not None and start[0] < end[0] <= 12 and not re.match(r"\s*(?:for|to \d|-)", text[m.end() :])
+        bare_span = end is not None and start[0] < end[0] <= 12 and not _SCORE_AFTER.match(text, m.end())
         if not (has_ap or colon or cue or bare_span):
             continue
-        if _NOT_A_DATE_BEFORE.search(text[: m.start()]):
-            continue
-        if re.match(
-            r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", text[m.end() :], re.I
+        if _NOT_A_DATE_BEFORE.search(text[max(0, m.start() - 20) : m.start()]) or _NOT_A_TIME_AFTER.match(
+            text, m.end()
         ):
             continue
         start, end = _meridiem(m, start, end)
@@ -1028,11 +1043,13 @@ def _parse_times(reading: _Reading) -> None:
         reading.times.append(_TimeMention(m.start() + len(m.group("cue") or ""), m.end(), start, end, zone))
 
 
+_ARRIVAL_TIME = re.compile(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
+
+
 def _parse_arrival_times(reading: _Reading) -> None:
     """ "6.30 for 7pm": arrive at the first, start at the second; the first is the start, and takes
     the second's am/pm."""
-    pattern = rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})"
-    for m in re.finditer(pattern, reading.text, re.I):
+    for m in _ARRIVAL_TIME.finditer(reading.text):
         hour, minute = int(m.group(1)), int(m.group(2) or 0)
         if 1 <= hour <= 12:
             ap = m.group(4).lower().replace(".", "")

@@ -113,14 +113,14 @@ class Bench:
                 club = self.fake.add_account(f"club{n:04d}", posts=posts, spacing=timedelta(minutes=30))
                 copy.write_row((club.ig_user_id, club.username, club.token, expires))
 
-    def run(self, workers: int = 1, **env: str) -> tuple[list[dict[str, Any]], float, float]:
+    def run(self, workers: int = 1, script: Path = SCRIPT, **env: str) -> tuple[list[dict[str, Any]], float, float]:
         """Start ``workers`` runs at once; return their summaries, the wall time and the peak RSS (MB)."""
         rss_files = [os.path.join(self.workdir, f"rss{n}") for n in range(workers)]
         command = [sys.executable, "-c", _MEASURE_RSS]
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [*command, rss, str(SCRIPT)],
+                [*command, rss, str(script)],
                 env=self.env(**env),
                 cwd=self.workdir,
                 stdout=subprocess.PIPE,
@@ -312,7 +312,68 @@ def backfill_runs(bench: Bench, accounts: int, posts: int) -> list[Row]:
     ]  # fmt: skip
 
 
-# -- 5: scale over several workers --------------------------------------------------------
+# -- 5: events from captions ----------------------------------------------------------------
+
+# The same run with the extraction taken out: the baseline that extraction's cost is measured against.
+_WITHOUT_EVENTS = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import ingest_instagram
+ingest_instagram.events_of = lambda posts, tz: []
+sys.exit(ingest_instagram.main())
+"""
+
+
+def _club_captions() -> list[tuple[str, datetime]]:
+    """Real-looking club captions with their post times: the labelled examples and the test cases."""
+    captions = []
+    for name in ("event_examples.jsonl", "event_cases.jsonl"):
+        for line in (ROOT / "tests" / name).read_text(encoding="utf-8").splitlines():
+            case = json.loads(line)
+            captions.append((case["caption"], datetime.strptime(case["posted_at"], "%Y-%m-%dT%H:%M:%S%z")))
+    return captions
+
+
+def caption_speed(seconds: float = 2.0) -> list[Row]:
+    captions = _club_captions()
+    tz = ingest.ZoneInfo("Australia/Melbourne")
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for caption, posted_at in captions:
+            ingest.extract_events(caption, posted_at, tz)
+        done += len(captions)
+    rate = done / (time.perf_counter() - started)
+    return [Row("events: captions per second, one process", f"{rate:,.0f}", ">= 2,000", rate >= 2000, timing=True)]
+
+
+def backfill_with_events(bench: Bench, accounts: int, posts: int, latency_ms: float) -> list[Row]:
+    """A whole backfill of club captions, with extraction and without, at a given Meta latency."""
+    lifted = {"MAX_REQUESTS_PER_RUN": "1000000", "MAX_PAGES_PER_ACCOUNT": "100000"}
+    captions = [c for c, _ in _club_captions()]
+    baseline = Path(bench.workdir) / "without_events.py"
+    baseline.write_text(_WITHOUT_EVENTS)
+    bench.fake.latency = latency_ms / 1000
+    timings = {}
+    try:
+        for label, script in (("without", baseline), ("with", SCRIPT)):
+            bench.reset(accounts, posts)
+            for club in bench.fake.accounts.values():
+                for n, post in enumerate(club.posts):
+                    post.caption = captions[n % len(captions)]
+            _, timings[label], _ = bench.run(script=script, **lifted)
+    finally:
+        bench.fake.latency = 0
+    events = bench.db.execute("SELECT count(*) FROM instagram_events").fetchone()[0]
+    ratio = timings["with"] / timings["without"]
+    return [
+        Row(f"backfill with events: {accounts * posts:,} club captions, {latency_ms:.0f} ms per request",
+            f"{timings['with']:.1f} s, {events:,} events"),
+        Row("  the same run without extraction", f"{timings['without']:.1f} s"),
+        Row("  with extraction against without", f"{ratio:.2f}x", "<= 1.15x", ratio <= 1.15, timing=True),
+    ]  # fmt: skip
+
+
+# -- 6: scale over several workers --------------------------------------------------------
 
 
 def scale(bench: Bench, accounts: int, workers: int, latency_ms: float) -> list[Row]:
@@ -394,6 +455,8 @@ def main() -> int:
             rows = steady_and_incremental(bench, args.accounts)
             rows += backfill_write_path(bench, args.accounts, args.posts)
             rows += backfill_runs(bench, args.accounts, args.posts)
+            rows += caption_speed(0.5 if args.smoke else 3.0)
+            rows += backfill_with_events(bench, min(args.accounts, 10), min(args.posts, 500), args.latency_ms)
             rows += scale(bench, args.scale_accounts, args.workers, args.latency_ms)
             rows += startup()
         finally:
