@@ -67,10 +67,10 @@ def test_two_absences_in_one_run_are_one(fake, link, db, run):
 
 
 def test_post_deleted_deep_in_the_history_is_found_when_history_is_walked_again(fake, link, db, run):
-    club = fake.add_account("deep", posts=180)
+    club = fake.add_account("deep", posts=120)
     link(club)
-    run()  # 150 stored in 3 pages... the first run takes 5 pages: all 180
-    gone = club.posts[140]
+    run()  # all 120, in 3 pages
+    gone = club.posts[100]
     fake.delete(club, gone)
 
     run()
@@ -103,10 +103,10 @@ def test_a_pinned_post_is_never_taken_for_deleted(fake, link, db, run):
     link(club)
     run()
 
-    for _ in range(3):
+    for _ in range(2):
         run()  # the top page only: the pinned post atop it says nothing of the posts down to its time
     assert _marked(db) == set()
-    for _ in range(3):
+    for _ in range(2):
         _full_walk(db, run)
 
     assert _marked(db) == set()
@@ -215,7 +215,7 @@ def test_a_club_that_deleted_everything_has_every_post_marked(fake, link, db, ru
 
 
 def test_overlapping_runs_mark_each_deleted_post_and_no_other(fake, link, db, script_env, tmp_path):
-    clubs = [fake.add_account(f"overlap{n:02d}", posts=12) for n in range(12)]
+    clubs = [fake.add_account(f"overlap{n:02d}", posts=12) for n in range(8)]
     for club in clubs:
         link(club)
     env = {**script_env, "HTTP_TIMEOUT": "120"}
@@ -225,13 +225,13 @@ def test_overlapping_runs_mark_each_deleted_post_and_no_other(fake, link, db, sc
                                   stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
         assert [p.wait(60) for p in procs] == [0] * workers
 
-    round_of(3)
+    round_of(2)
     gone = [club.posts[n % 10] for n, club in enumerate(clubs)]
     for club, post in zip(clubs, gone):
         fake.delete(club, post)
     fake.latency = 0.01
     round_of(3)
-    round_of(3)
+    round_of(2)
 
     assert _marked(db) == {p.id for p in gone}
 
