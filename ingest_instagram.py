@@ -4,14 +4,17 @@
 Each invocation runs one batch and exits: for every linked account it refreshes the
 access token when less than 10% of its lifetime is left, fetches the posts published
 since the last run (then continues any unfinished walk through older history), and
-upserts them into ``instagram_posts``. Log lines go to stderr; stdout gets one JSON
-summary line.
+upserts them into ``instagram_posts``, with the upcoming events their captions announce in
+``instagram_events``. Log lines go to stderr; stdout gets one JSON summary line.
 
 Commands:
   ingest_instagram.py [run] [--account NAME_OR_ID] [--dry-run]   one batch (or one account)
   ingest_instagram.py add-account --token TOKEN|- [--name N] [--priority 1|2|3]
   ingest_instagram.py status [--json]                             each account's health, last runs
   ingest_instagram.py schema                                      print the tables' SQL, for a database owner
+  ingest_instagram.py parse-caption [--caption TEXT --posted-at ISO]  events of captions (JSON lines on stdin)
+  ingest_instagram.py extract-events [--all]                      bring every stored post's events up to date
+  ingest_instagram.py events [--days N] [--json]                  upcoming events found in captions
 
 Environment (also read from ``.env`` in the working directory):
   DATABASE_URL            postgresql://user:password@host:port/db (required, unless the embedded
