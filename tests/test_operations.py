@@ -521,8 +521,11 @@ def test_fake_graph_runs_on_its_own_for_a_walkthrough(db, database_url, script_e
     assert "club1" in status.stdout and "club2" in status.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["add-account", "--help"], ["status", "--help"]])
-def test_every_command_has_help(args):
+@pytest.mark.parametrize(
+    "command", ["run", "add-account", "status", "schema", "parse-caption", "extract-events", "events", None]
+)
+def test_every_command_has_help(command):
+    args = [command, "--help"] if command else ["--help"]
     result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=30)
 
     assert result.returncode == 0
