@@ -803,6 +803,8 @@ class _TimeMention:
     start: dtime
     end: dtime | None
     zone: str | None = None
+    weak: bool = False  # a bare span of hours ("2-4"): a time only where nothing surer is given
+    ending: bool = False  # "back by midnight", "until 9pm": when it ends, not when it starts
 
 
 @dataclass
@@ -1019,6 +1021,10 @@ _TIME_MENTION = re.compile(
     re.I,
 )
 _SCORE_AFTER = re.compile(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
+_COUNT_BEFORE = re.compile(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
+_ENDING_BEFORE = re.compile(
+    r"\b(?:back|home|finish(?:es|ing)?|ends?|ending|wrap(?:s|ping)? up)\s+(?:by|at|around)?\s*$", re.I
+)
 _NOT_A_TIME_AFTER = re.compile(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
 
 
@@ -1034,16 +1040,34 @@ def _parse_times(reading: _Reading) -> None:
         has_ap = bool(m.group("aap") or m.group("bap") or m.group("aword") or m.group("bword"))
         colon = ":" in (m.group("a") or "")
         cue = bool(m.group("cue")) and m.group("cue").strip().lower() not in ("by", "for", "@")
-        bare_span = end is not None and start[0] < end[0] <= 12 and not _SCORE_AFTER.match(text, m.end())
+        before = text[max(0, m.start() - 20) : m.start()]
+        bare_span = (
+            end is not None and start[0] < end[0] <= 12
+            and not _SCORE_AFTER.match(text, m.end()) and not _COUNT_BEFORE.search(before)
+        )  # fmt: skip
         if not (has_ap or colon or cue or bare_span):
             continue
-        if _NOT_A_DATE_BEFORE.search(text[max(0, m.start() - 20) : m.start()]) or _NOT_A_TIME_AFTER.match(
-            text, m.end()
-        ):
+        if _NOT_A_DATE_BEFORE.search(before) or _NOT_A_TIME_AFTER.match(text, m.end()):
             continue
         start, end = _meridiem(m, start, end)
         zone = m.group("zone") if m.group("zone") and m.group("zone").upper() in _ZONES else None
-        reading.times.append(_TimeMention(m.start() + len(m.group("cue") or ""), m.end(), start, end, zone))
+        ending = (m.group("cue") or "").strip().lower() == "by" or bool(_ENDING_BEFORE.search(before))
+        weak = not (has_ap or colon or cue)
+        reading.times.append(
+            _TimeMention(m.start() + len(m.group("cue") or ""), m.end(), start, end, zone, weak, ending)
+        )
+
+
+_BETWEEN = re.compile(rf"\bbetween\s+{_TIME.replace('P<', 'P<a')}\s+and\s+{_TIME.replace('P<', 'P<b')}", re.I)
+
+
+def _parse_between_times(reading: _Reading) -> None:
+    """ "between 12 and 2": a span, read like "12-2"."""
+    for m in _BETWEEN.finditer(reading.text):
+        start, end = _clock(m, "a"), _clock(m, "b")
+        if start and end:
+            start, end = _meridiem(m, start, end)
+            reading.times.append(_TimeMention(m.start(), m.end(), start, end))
 
 
 _ARRIVAL_TIME = re.compile(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
@@ -1253,10 +1277,17 @@ def _blocks(reading: _Reading) -> list[_Block]:
 
 
 def _start_and_end(day: date, tz: ZoneInfo, times: list[_TimeMention]) -> tuple[datetime, datetime | None, bool]:
-    """The earliest time given for attending is the start (doors, meeting, departure); no time: all day."""
-    if not times:
+    """The earliest time given for attending is the start (doors, meeting, departure), a bare span of
+    hours only where nothing surer is given, and "back by 11" is an end; no time: all day."""
+    starts = [t for t in times if not t.ending]
+    starts = [t for t in starts if not t.weak] or starts
+    if not starts:
         return datetime.combine(day, dtime(0), tz), None, True
-    start, end = min((_in_zone(t, day, tz) for t in times), key=lambda pair: pair[0])
+    start, end = min((_in_zone(t, day, tz) for t in starts), key=lambda pair: pair[0])
+    ending = next((t for t in times if t.ending), None)
+    if end is None and ending is not None:
+        end = datetime.combine(start.date(), ending.start, tz)
+        end += timedelta(days=1) if end <= start else timedelta(0)
     return start, end, False
 
 
@@ -1349,6 +1380,7 @@ _STEPS: list[Callable[[_Reading], None]] = [
     _parse_numeric_dates,
     _parse_relative_dates,
     _parse_arrival_times,
+    _parse_between_times,
     _parse_times,
     _drop_overlaps,
     _drop_what_is_not_an_event,
@@ -1429,42 +1461,31 @@ def _venue(text: str, block: _Block) -> str | None:
         venue = _venue_text(text, base + m.end())
         if venue:
             return venue
-    for line in part.split("\n")[1:]:
-        if re.match(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$", line) and not re.search(
-            r"\d{1,2}(?::|\s*[ap]m)", line
-        ):
-            if any(
-                k in line.lower()
-                for k in (
-                    "level",
-                    "room",
-                    "hall",
-                    "house",
-                    "building",
-                    "centre",
-                    "center",
-                    "lawn",
-                    "library",
-                    "theatre",
-                    "connect",
-                    "court",
-                    "quad",
-                    "park",
-                )
-            ):
-                return line.strip()
-    return None
+    for line in part.split("\n")[1:]:  # a line of its own: "Melbourne Connect, Level 2 Makerspace"
+        if _PLACE_LINE.match(line) and _PLACE_WORD.search(line) and not re.search(r"\d{1,2}(?::|\s*[ap]m)", line):
+            return line.strip()
+    m = _NAMED_PLACE.search(part)  # a place named anywhere in the block: "$5 entry, Clyde Hotel"
+    return m.group(1).strip() if m else None
+
+
+_PLACE_NOUNS = (
+    r"level|room|rm|hall|house|building|centre|center|lawn|library|theatre|theater|court|quad|park|hotel|bar|pub"
+    r"|cafe|café|studio|gardens?|oval|pavilion|lounge|rooftop|courtyard|auditorium|gym|pool|beach|pier|wharf"
+)
+_PLACE_WORD = re.compile(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
+_PLACE_LINE = re.compile(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
+_NAMED_PLACE = re.compile(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
 
 
 def _segment_venue(text: str, block: _Block) -> str | None:
     """The comma-separated part right after a time (or after a day): "Wed 19/8, 6pm, Arts West Forum"."""
-    anchors = [(t.stop, r"\s*(?:,|-)") for t in block.times] + [(d.stop, r"\s*,") for d in block.dates]
+    anchors = [(t.stop, r"\s*(?:,|-|\|)") for t in block.times] + [(d.stop, r"\s*[,|]") for d in block.dates]
     for anchor, separator in anchors:
         m = re.match(separator + r"\s*(?:(?:at|in|on|from)\s+)?(?=[\w'])", text[anchor : block.stop])
         if m is None or _is_when(text, anchor + m.end(), block):
             continue
         pos = anchor + m.end()
-        segment = re.split(r"[,\n!?]|(?<!\d)\.(?!\d)", text[pos : block.stop], maxsplit=1)[0]
+        segment = re.split(r"[,|\n!?]|(?<!\d)\.(?!\d)", text[pos : block.stop], maxsplit=1)[0]
         inner = re.search(r"\b(?:on|at|in)\s+(?=(?:the\s+)?[A-Z])", segment)  # "stall 17 on South Lawn"
         venue = _venue_text(text, pos + inner.end() if inner else pos)
         if venue and re.search(r"[A-Z]", venue):
