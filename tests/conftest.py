@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -157,17 +158,37 @@ def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
     return dict(zip(names, cur.fetchone()))
 
 
-def wait_until_blocked(db, timeout: float = 20) -> int:
+def _wait_until_blocked(db: psycopg.Connection, timeout: float = 20) -> int:
     """The pid of the script's backend once it waits for a lock the test holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = db.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'ingest_instagram' AND wait_event_type = 'Lock'"
+            """SELECT pid FROM pg_stat_activity WHERE application_name = 'ingest_instagram'
+               AND wait_event_type = 'Lock' AND datname = current_database()"""  # another worker has its own
         ).fetchone()
         if row:
             return row[0]
         time.sleep(0.02)
-    raise AssertionError("the script never waited for the posts table")
+    raise AssertionError("the script never waited for the lock the test holds")
+
+
+def crash_while_waiting(db: psycopg.Connection, lock: str, params: tuple, env: dict[str, str], cwd: Path,
+                        *args: str) -> None:  # fmt: skip
+    """Run the script while another session holds a lock (``lock``, a statement) that one of its
+    writes needs, and kill it there: the process and its database session, as a crash would. What
+    was committed before that write stays; that write and all after it never happen."""
+    with psycopg.connect(db.info.dsn, password=db.info.password or None) as blocker:
+        blocker.execute(lock, params)
+        proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env, cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            backend = _wait_until_blocked(db)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            db.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        finally:
+            proc.kill()
+        blocker.rollback()
 
 
 def pgbouncer_binary() -> str | None:

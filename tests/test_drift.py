@@ -4,15 +4,11 @@ statements."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-import psycopg
-
-from tests.conftest import SCRIPT, account_row, stored_posts, wait_until_blocked
+from tests.conftest import SCRIPT, account_row, crash_while_waiting, stored_posts
 
 
 def _all_stored_within(run, db, club, runs: int, **env: str) -> int:
@@ -196,23 +192,13 @@ def test_a_page_whose_next_link_is_refused_keeps_its_posts_and_the_rest_comes_ne
 # -- a crash between statements ------------------------------------------------------------------------
 
 
-def test_crash_while_a_page_is_written_moves_no_watermark(fake, link, db, database_url, script_env, tmp_path):
+def test_crash_while_a_page_is_written_moves_no_watermark(fake, link, db, script_env, tmp_path):
     """The page's posts and the watermark they justify go in one statement: a crash at the moment the
     posts are written (the process and its database session killed) leaves neither."""
     club = fake.add_account("crashpoint", posts=30)
     link(club)
-    with psycopg.connect(database_url) as blocker:  # holds the posts table: the write waits there
-        blocker.execute("LOCK TABLE instagram_posts IN SHARE MODE")
-        proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            backend = wait_until_blocked(db)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            db.execute("SELECT pg_terminate_backend(%s)", (backend,))
-        finally:
-            proc.kill()
-        blocker.rollback()
+    # The posts table is held: the page's one statement waits there, and is killed waiting.
+    crash_while_waiting(db, "LOCK TABLE instagram_posts IN SHARE MODE", (), script_env, tmp_path)
 
     row = account_row(db, club)
     assert stored_posts(db, club) == []

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ingest_instagram import EXTRACTOR_VERSION, extract_events
-from tests.conftest import SCRIPT
+from tests.conftest import SCRIPT, crash_while_waiting, stored_posts
 
 HERE = Path(__file__).parent
 MELBOURNE = ZoneInfo("Australia/Melbourne")
@@ -331,31 +331,12 @@ def test_posts_left_without_events_are_repaired_by_the_next_run(fake, link, db, 
     assert _stored_events(db) == _expected(club.posts[3])
 
 
-def test_a_crash_while_a_page_is_written_leaves_neither_posts_nor_events(
-    fake, link, db, database_url, script_env, tmp_path
-):
-    import os
-    import signal
-
-    import psycopg
-
-    from tests.conftest import stored_posts, wait_until_blocked
-
+def test_a_crash_while_a_page_is_written_leaves_neither_posts_nor_events(fake, link, db, script_env, tmp_path):
     club = fake.add_account("crashevents", posts=5)
     club.posts[0].caption = TRIVIA
     link(club)
-    with psycopg.connect(database_url) as blocker:  # the events table is held: the page's statement waits
-        blocker.execute("LOCK TABLE instagram_events IN SHARE MODE")
-        proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            backend = wait_until_blocked(db)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            db.execute("SELECT pg_terminate_backend(%s)", (backend,))
-        finally:
-            proc.kill()
-        blocker.rollback()
+    # The events table is held: the page's one statement waits there, and is killed waiting.
+    crash_while_waiting(db, "LOCK TABLE instagram_events IN SHARE MODE", (), script_env, tmp_path)
 
     assert stored_posts(db, club) == []
     assert _stored_events(db) == []

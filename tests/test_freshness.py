@@ -4,15 +4,12 @@ links and thumbnails are refreshed, and a reader can tell how fresh they are."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-import psycopg
-
-from tests.conftest import SCRIPT, wait_until_blocked
+from tests.conftest import SCRIPT, crash_while_waiting
 
 
 def _deleted(db, *posts) -> list[bool]:
@@ -321,7 +318,7 @@ def test_facebook_login_posts_keep_their_product_type(fake, link, db, run):
     assert types == {"IMAGE": "FEED", "VIDEO": "REELS", "CAROUSEL_ALBUM": "FEED"}
 
 
-def test_a_crash_while_the_page_is_written_marks_nothing(fake, link, db, database_url, run, script_env, tmp_path):
+def test_a_crash_while_the_page_is_written_marks_nothing(fake, link, db, run, script_env, tmp_path):
     """Absences are written in the statement that stores the page that shows them: a crash that
     loses the page loses them too."""
     club = fake.add_account("crashmark", posts=10)
@@ -330,19 +327,9 @@ def test_a_crash_while_the_page_is_written_marks_nothing(fake, link, db, databas
     gone = club.posts[3]
     fake.delete(club, gone)
     run()  # one absence
-    with psycopg.connect(database_url) as blocker:
-        # A post of the page is locked: the page's upsert waits there, while an absence written apart
-        # (touching other rows) would go through and commit.
-        blocker.execute("SELECT 1 FROM instagram_posts WHERE media_id = %s FOR UPDATE", (club.posts[0].id,))
-        proc = subprocess.Popen([sys.executable, str(SCRIPT), "run", "--account", club.ig_user_id], env=script_env,
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            backend = wait_until_blocked(db)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            db.execute("SELECT pg_terminate_backend(%s)", (backend,))
-        finally:
-            proc.kill()
-        blocker.rollback()
+    # A post of the page is locked: the page's upsert waits there, while an absence written apart
+    # (touching other rows) would go through and commit.
+    lock = "SELECT 1 FROM instagram_posts WHERE media_id = %s FOR UPDATE"
+    crash_while_waiting(db, lock, (club.posts[0].id,), script_env, tmp_path, "run", "--account", club.ig_user_id)
 
     assert _deleted(db, gone) == [False]
