@@ -9,7 +9,8 @@ upserts them into ``instagram_posts``, with the upcoming events their captions a
 
 Commands:
   ingest_instagram.py [run] [--account NAME_OR_ID] [--dry-run]   one batch (or one account)
-  ingest_instagram.py add-account --token TOKEN|- [--name N] [--priority 1|2|3]
+  ingest_instagram.py link-url --name N [--priority 1|2|3]        the address a club admin opens to approve
+  ingest_instagram.py add-account --redirect-url URL | --code C --name N | --token TOKEN|-  [--priority 1|2|3]
   ingest_instagram.py status [--json]                             each account's health, last runs
   ingest_instagram.py schema                                      print the tables' SQL, for a database owner
   ingest_instagram.py parse-caption [--caption TEXT --posted-at ISO]  events of captions (JSON lines on stdin)
@@ -35,6 +36,9 @@ Environment (also read from ``.env`` in the working directory):
   SYNC_RUNS_KEEP_DAYS     default 90: days of instagram_sync_runs history kept
   STALE_AFTER_HOURS       default 2: status warns when no run has finished for this long
   EVENT_TIMEZONE          default Australia/Melbourne: the zone captions are read in
+  INSTAGRAM_REDIRECT_URI  the https redirect address registered for business login (link-url)
+  INSTAGRAM_AUTHORIZE_URL default https://www.instagram.com: where club admins approve the app
+  INSTAGRAM_API_URL       default https://api.instagram.com: where authorization codes are exchanged
 
 Crontab:
   */30 * * * * cd /srv/connect3-ingest && .venv/bin/python ingest_instagram.py >> ingest.log 2>&1
@@ -53,6 +57,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -60,7 +65,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -261,6 +266,9 @@ class Config:
     sync_runs_keep_days: int
     stale_after: timedelta  # status warns when no run has finished for this long
     event_timezone: ZoneInfo  # captions are read in it: "tonight", "Fri 6pm"
+    redirect_uri: str | None  # registered in the App Dashboard; Meta compares it byte for byte
+    authorize_url: str  # where a club admin approves the app (Instagram's login window)
+    instagram_api_url: str  # where an authorization code is exchanged for a token
 
 
 def _env_number(
@@ -297,6 +305,17 @@ def _env_timezone(env: dict[str, str], name: str, default: str) -> ZoneInfo:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{name} must be an IANA time zone such as {default}, got {value!r}") from None
+
+
+def _env_redirect_uri(env: dict[str, str], name: str) -> str | None:
+    """Taken as it is, not trimmed of a trailing slash: Meta compares it with the registered one exactly."""
+    value = env.get(name) or ""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or value != value.strip():
+        raise ConfigError(f"{name} must be the https address registered in the App Dashboard, got {value!r}")
+    return value
 
 
 _URL_EXAMPLE = "postgresql://USER:<password>@HOST:5432/DBNAME"
@@ -362,6 +381,9 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
         stale_after=timedelta(hours=_env_number(env, "STALE_AFTER_HOURS", "2", float, 0.01)),
         event_timezone=_env_timezone(env, "EVENT_TIMEZONE", "Australia/Melbourne"),
+        redirect_uri=_env_redirect_uri(env, "INSTAGRAM_REDIRECT_URI"),
+        authorize_url=_env_base_url(env, "INSTAGRAM_AUTHORIZE_URL", "https://www.instagram.com"),
+        instagram_api_url=_env_base_url(env, "INSTAGRAM_API_URL", "https://api.instagram.com"),
     )
     remember_secret(config.app_secret)
     return config
@@ -472,10 +494,18 @@ class GraphClient:
 
     def get(self, url: str, params: dict[str, str]) -> dict[str, Any]:
         """GET url with params; return the JSON object Meta answered, or raise GraphAPIError."""
+        return self._send("GET", url, params=params)
+
+    def post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        """POST a form to url. Never retried once sent (Retry retries GET only): a POST that reached
+        Meta may have used up what it carried, such as an authorization code."""
+        return self._send("POST", url, data=form)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         self._spend()
         timeout = self.config.http_timeout
         try:
-            response = self.session.get(url, params=params, timeout=(timeout, timeout), allow_redirects=False)
+            response = self.session.request(method, url, timeout=(timeout, timeout), allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
             raise GraphAPIError(f"request failed: {redact(str(exc))}", transient=True) from None
         self.usage = read_usage(response.headers)
@@ -494,6 +524,8 @@ def _read_answer(response: requests.Response, usage: Usage) -> dict[str, Any]:
         what = "too many requests" if status == 429 else f"answer is not JSON ({kind})"
         raise GraphAPIError(what, status=status, transient=status >= 500, retry_after=retry_after) from None
     error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(body, dict) and "error_message" in body:  # api.instagram.com's own, flat envelope
+        error = {"message": body.get("error_message"), "type": body.get("error_type"), "code": body.get("code")}
     if isinstance(error, dict):
         raise GraphAPIError(
             redact(str(error.get("message") or "no message")),
@@ -1643,8 +1675,19 @@ JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
 LEFT JOIN instagram_accounts a ON a.ig_user_id = e.ig_user_id
 WHERE coalesce(e.ends_at, e.starts_at + CASE WHEN e.all_day THEN interval '1 day' ELSE interval '0' END) >= now()
 ORDER BY e.starts_at, e.id;
+
+-- Links sent to club admins (link-url), waiting for their approval: the state is kept as its digest.
+CREATE TABLE IF NOT EXISTS instagram_link_requests (
+    id            integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    state_sha256  text NOT NULL UNIQUE,
+    account_name  text NOT NULL,
+    priority      integer NOT NULL DEFAULT 2,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    used_at       timestamptz
+);
+ALTER TABLE instagram_link_requests ENABLE ROW LEVEL SECURITY;
 """
-SCHEMA_MARK = "ingest_instagram schema 4"  # bump it whenever SCHEMA changes, so existing databases get the change
+SCHEMA_MARK = "ingest_instagram schema 5"  # bump it whenever SCHEMA changes, so existing databases get the change
 SCHEMA += f"COMMENT ON TABLE instagram_sync_runs IS '{SCHEMA_MARK}';\n"  # last: it says all of SCHEMA is there
 
 
@@ -2679,18 +2722,23 @@ def _run_accounts(sync: Sync, round_started_at: datetime | None, only: int | Non
 # ---------------------------------------------------------------------------
 
 
-def _me(api: GraphClient, token: str) -> tuple[str, str | None]:
-    """(ig_user_id, username) of an Instagram-login token. ``user_id`` is the professional account
-    id that /media takes (``id`` is app-scoped); Meta may answer flat or wrapped in ``data``."""
+def _me(api: GraphClient, token: str, fields: str = "user_id,username") -> dict[str, Any]:
+    """/me of an Instagram-login token. Its ``user_id`` is the professional account id that /media
+    takes (``id`` is app-scoped); Meta may answer flat or wrapped in ``data``."""
     body = api.get(
-        f"{api.config.instagram_graph_url}/{api.config.api_version}/me",
-        {"fields": "user_id,username", "access_token": token},
+        f"{api.config.instagram_graph_url}/{api.config.api_version}/me", {"fields": fields, "access_token": token}
     )
-    data = body.get("data", body)
-    me = data[0] if isinstance(data, list) and data else data
-    if not isinstance(me, dict) or not me.get("user_id"):
+    me = _first_item(body)
+    if not me.get("user_id"):
         raise GraphAPIError("Meta's /me answer has no user_id")
-    return str(me["user_id"]), me.get("username")
+    return me
+
+
+def _first_item(body: dict[str, Any]) -> dict[str, Any]:
+    """The object of an answer that Meta gives flat or as {"data": [object]}."""
+    data = body.get("data", body)
+    item = data[0] if isinstance(data, list) and data else data
+    return item if isinstance(item, dict) else {}
 
 
 def _long_lived_instagram_token(api: GraphClient, token: str) -> tuple[str, timedelta | None]:
@@ -2737,7 +2785,8 @@ def add_account(
         username = profile.get("username")
         long_token, lifetime = request_token_refresh(api, probe)
     else:
-        found_id, username = _me(api, token)
+        me = _me(api, token)
+        found_id, username = str(me["user_id"]), me.get("username")
         if ig_user_id and ig_user_id != found_id:
             raise UsageError(f"the token belongs to ig_user_id {found_id}, not {ig_user_id}")
         ig_user_id = found_id
@@ -2784,6 +2833,195 @@ def save_linked_account(conn: psycopg.Connection, **values: Any) -> dict[str, An
         .fetchone()
     )
     return row
+
+
+# ---------------------------------------------------------------------------
+# Linking clubs through Instagram's login: a link for the admin, the code it brings back
+# ---------------------------------------------------------------------------
+
+LINK_SCOPE = "instagram_business_basic"  # reading the account's profile and media
+LINK_REQUEST_LIFETIME = timedelta(days=1)
+
+
+class LinkRefused(IngestError):
+    """Meta, or the club admin, did not let the account be linked: one line, exit status 1."""
+
+    exit_status = 1
+
+
+def _require(config: Config, **settings: str | None) -> None:
+    """Stop with one line naming every setting a command needs and lacks."""
+    missing = [name for name, value in settings.items() if not value]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} must be set for this command (see .env.example)")
+
+
+def _digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def create_link_request(config: Config, name: str, priority: int | None) -> str:
+    """A fresh authorization address for one club: the admin opens it, approves the app, and lands on
+    the redirect URI with a code. Its state is stored (as a digest) with the club's name, for a day."""
+    _require(config, INSTAGRAM_APP_ID=config.app_id, INSTAGRAM_REDIRECT_URI=config.redirect_uri)
+    state = secrets.token_urlsafe(24)
+    conn = connect(config)
+    try:
+        ensure_schema(conn)
+        conn.execute(
+            "INSERT INTO instagram_link_requests (state_sha256, account_name, priority) VALUES (%s, %s, %s)",
+            (_digest(state), name, priority or 2),
+        )
+    finally:
+        conn.close()
+    query = {"client_id": config.app_id, "redirect_uri": config.redirect_uri, "response_type": "code",
+             "scope": LINK_SCOPE, "state": state}  # fmt: skip
+    return f"{config.authorize_url}/oauth/authorize?{urlencode(query)}"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the redirect address says: the authorization code, and the state of the link it answers."""
+
+    code: str = field(repr=False)
+    state: str | None
+
+
+def read_redirect_url(url: str) -> Approval:
+    """The code and state of the address the admin's browser landed on ('#_' or not), or why there is
+    no code: the admin declined."""
+    parts = urlsplit(url.strip())
+    query = dict(parse_qsl(parts.query))
+    if query.get("error") or query.get("error_reason"):
+        reason = query.get("error_reason") or query.get("error")
+        raise LinkRefused(
+            f"the club admin did not approve the app ({reason}): send them the link again if that was a mistake"
+        )
+    code = query.get("code", "").removesuffix("#_")
+    if not code:
+        raise UsageError("that address has no code: paste the whole address the admin's browser landed on")
+    remember_secret(code)
+    return Approval(code, query.get("state") or None)
+
+
+def _claim_link_request(conn: psycopg.Connection, state: str) -> dict[str, Any]:
+    """The link request a state answers, locked until the caller's transaction ends, so that a state
+    is used once; an unknown, used or expired one is refused before anything is sent to Meta."""
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """SELECT id, account_name, priority, used_at, created_at < now() - %s AS expired
+               FROM instagram_link_requests WHERE state_sha256 = %s FOR UPDATE""",
+            (LINK_REQUEST_LIFETIME, _digest(state)),
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise UsageError("the state in that address is unknown: it was not made by link-url here; make a new link")
+    if row["used_at"] is not None:
+        raise UsageError(f"that approval of {row['account_name']} was used already; make a new link with link-url")
+    if row["expired"]:
+        raise UsageError(f"the link for {row['account_name']} expired (links last a day); make a new one")
+    return row
+
+
+def exchange_code(api: GraphClient, code: str) -> str:
+    """POST the authorization code to Meta for a short-lived token (the code is used up, whatever
+    the answer: never retried). Checks that the admin granted what the tool needs."""
+    config = api.config
+    try:
+        body = api.post(
+            f"{config.instagram_api_url}/oauth/access_token",
+            {"client_id": config.app_id or "", "client_secret": config.app_secret or "",
+             "grant_type": "authorization_code", "redirect_uri": config.redirect_uri or "", "code": code},
+        )  # fmt: skip
+    except GraphAPIError as exc:
+        raise LinkRefused(_code_refusal(exc)) from None
+    answer = _first_item(body)
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise LinkRefused("Meta's answer to the authorization code has no access_token")
+    remember_secret(token)
+    permissions = answer.get("permissions")
+    granted = permissions.split(",") if isinstance(permissions, str) else permissions
+    if isinstance(granted, list) and LINK_SCOPE not in [str(p).strip() for p in granted]:
+        raise LinkRefused(
+            f"the admin did not grant {LINK_SCOPE}, which the tool needs to read the club's posts: ask them to"
+            " approve again with it ticked"
+        )
+    return token
+
+
+def _code_refusal(exc: GraphAPIError) -> str:
+    """What a person can do about Meta refusing an authorization code."""
+    message = exc.message.lower()
+    if "redirect" in message:
+        return (f"Meta says the redirect URI does not match ({exc.message}): INSTAGRAM_REDIRECT_URI must be the"
+                " address registered in the App Dashboard byte for byte, trailing slash included")  # fmt: skip
+    if "expired" in message:
+        return "that authorization code expired (codes last an hour): ask the admin to open the link again"
+    if "used" in message or "not found" in message:
+        return "that authorization code was used already: ask the admin to open the link again for a new one"
+    if "personal" in message or "professional" in message:
+        return _PERSONAL_ACCOUNT
+    return f"Meta refused the authorization code: {exc}"
+
+
+_PERSONAL_ACCOUNT = (
+    "that Instagram account is a personal account: only a professional (business or creator) account can be"
+    " linked; the admin can switch it in Instagram's settings and approve again"
+)
+
+
+def link_with_code(config: Config, approval: Approval, *, name: str | None, priority: int | None) -> dict[str, Any]:
+    """Turn an approval into a linked account: the state's link request (if any) is claimed, the code
+    exchanged for a token, that token for a long-lived one, and the account stored under the
+    professional id /me gives, all in one transaction: a failure stores nothing and leaves the link
+    usable for a new approval."""
+    _require(config, INSTAGRAM_APP_ID=config.app_id, INSTAGRAM_APP_SECRET=config.app_secret,
+             INSTAGRAM_REDIRECT_URI=config.redirect_uri)  # fmt: skip
+    if approval.state is None and not name:
+        raise UsageError("without a state (a link from link-url), give the club's name with --name")
+    conn = connect(config)
+    try:
+        ensure_schema(conn)
+        with conn.transaction():
+            request = _claim_link_request(conn, approval.state) if approval.state else None
+            api = GraphClient(config)
+            token = exchange_code(api, approval.code)
+            me = _me(api, token, "user_id,username,account_type")
+            if str(me.get("account_type", "")).upper() == "PERSONAL":
+                raise LinkRefused(_PERSONAL_ACCOUNT)
+            long_token, lifetime = _long_lived_instagram_token(api, token)
+            now = datetime.now(timezone.utc)
+            stored = save_linked_account(
+                conn,
+                ig_user_id=str(me["user_id"]),
+                name=name or (request["account_name"] if request else None) or me.get("username"),
+                name_given=True,
+                token=long_token,
+                expires_at=now + (lifetime or DEFAULT_TOKEN_LIFETIME),
+                issued_at=now if lifetime else None,
+                priority=priority or (request["priority"] if request else None),
+            )
+            if request:
+                conn.execute("UPDATE instagram_link_requests SET used_at = now() WHERE id = %s", (request["id"],))
+    finally:
+        conn.close()
+    return {**stored, "username": me.get("username"), "expiry_known": lifetime is not None}
+
+
+def open_link_requests(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Links sent that no admin has approved yet, and that have not expired."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            """SELECT account_name, priority, created_at FROM instagram_link_requests
+               WHERE used_at IS NULL AND created_at >= now() - %s ORDER BY created_at""",
+            (LINK_REQUEST_LIFETIME,),
+        )
+        .fetchall()
+    )
 
 
 def account_health(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -2878,7 +3116,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="With no command, runs one batch: the same as 'run'.",
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{run,add-account,status,schema,parse-caption,extract-events,events}"
+        dest="command", metavar="{run,add-account,link-url,status,schema,parse-caption,extract-events,events}"
     )
     run = commands.add_parser("run", help="sync every due account once (the default)", description=run_sync.__doc__)
     run.add_argument(
@@ -2888,13 +3126,28 @@ def _parser() -> argparse.ArgumentParser:
         help="sync only this account, now (name, id or ig_user_id)",
     )
     run.add_argument("--dry-run", action="store_true", help="fetch and report what would change; write nothing")
-    add = commands.add_parser("add-account", help="link an account from its token", description=add_account.__doc__)
-    add.add_argument(
-        "--token", required=True, help="the access token; '-' reads it from stdin (keeps it out of history)"
+    add = commands.add_parser(
+        "add-account",
+        help="link an account: from the address its admin landed on after approving, a code, or a token",
+        description="Link an account, or re-link it with a new token. --redirect-url takes the whole address the"
+        " club admin's browser landed on after approving the link from link-url; --code takes only its code;"
+        " --token takes an access token.",
     )
-    add.add_argument("--name", help="display name (default: the Instagram username)")
+    how = add.add_mutually_exclusive_group(required=True)
+    how.add_argument("--redirect-url", metavar="URL", help="the address the admin landed on (from a link-url link)")
+    how.add_argument("--code", help="the authorization code alone (needs --name)")
+    how.add_argument("--token", help="an access token; '-' reads it from stdin (keeps it out of history)")
+    add.add_argument("--name", help="display name (default: the link's name, or the Instagram username)")
     add.add_argument("--priority", type=_priority, help="1 high, 2 normal (default), 3 low")
     add.add_argument("--ig-user-id", help="the Instagram professional account id (needed for Facebook-login tokens)")
+    link = commands.add_parser(
+        "link-url",
+        help="print the address a club admin opens to approve the app (Instagram's login)",
+        description="Print an authorization address for one club, valid for a day. The admin opens it, approves"
+        " the app, and sends back the address their browser lands on: add-account --redirect-url links the club.",
+    )
+    link.add_argument("--name", required=True, type=_account_key, help="the club's display name")
+    link.add_argument("--priority", type=_priority, help="1 high, 2 normal (default), 3 low")
     status = commands.add_parser("status", help="show each account's sync health and the last runs")
     status.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     commands.add_parser(
@@ -2999,9 +3252,23 @@ def _read_token(value: str) -> str:
     return token
 
 
+def _command_link_url(args: argparse.Namespace, config: Config) -> int:
+    print(create_link_request(config, args.name.strip(), args.priority))
+    log.info("Send this address to the admin of %s; it works for a day. Then: add-account --redirect-url 'ADDRESS'",
+             args.name.strip())  # fmt: skip
+    return 0
+
+
 def _command_add_account(args: argparse.Namespace, config: Config) -> int:
-    token = _read_token(args.token)
-    stored = add_account(config, token, name=args.name, priority=args.priority, ig_user_id=args.ig_user_id)
+    if args.token is not None:
+        token = _read_token(args.token)
+        stored = add_account(config, token, name=args.name, priority=args.priority, ig_user_id=args.ig_user_id)
+    else:
+        approval = read_redirect_url(args.redirect_url) if args.redirect_url else Approval(args.code.strip(), None)
+        if not approval.code:
+            raise UsageError("the code is empty")
+        remember_secret(approval.code)
+        stored = link_with_code(config, approval, name=args.name, priority=args.priority)
     verb = "Linked" if stored["inserted"] else "Re-linked (token replaced)"
     handle = f"@{stored['username']}, " if stored["username"] else ""
     expiry = f"{stored['token_expires_at'].astimezone(timezone.utc):%Y-%m-%d}" + (
@@ -3019,16 +3286,22 @@ def _command_status(args: argparse.Namespace, config: Config) -> int:
     try:
         ensure_schema(conn)
         accounts, runs, finished = account_health(conn), recent_runs(conn), last_finished_run(conn)
+        waiting = open_link_requests(conn)
     finally:
         conn.close()
     warnings = schedule_warnings(finished, config.stale_after, datetime.now(timezone.utc))
     for warning in warnings:
         log.warning("%s", warning)
     if args.json:
-        data = {"accounts": accounts, "runs": runs, "last_finished_run_at": finished, "warnings": warnings}
+        data = {"accounts": accounts, "runs": runs, "last_finished_run_at": finished, "warnings": warnings,
+                "link_requests": waiting}  # fmt: skip
         print(redact(json.dumps(data, default=_json_value)))
     else:
         print(redact(_status_text(accounts, runs)))
+        if waiting:
+            now = datetime.now(timezone.utc)
+            lines = [f"  {r['account_name']}: link sent {_ago(r['created_at'], now)}" for r in waiting]
+            print("\nWaiting for an admin's approval:\n" + "\n".join(lines))
     return 0
 
 
@@ -3230,6 +3503,7 @@ COMMANDS = {
     None: _command_run,
     "run": _command_run,
     "add-account": _command_add_account,
+    "link-url": _command_link_url,
     "status": _command_status,
     "extract-events": _command_extract_events,
     "events": _command_events,

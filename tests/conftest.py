@@ -35,9 +35,10 @@ SCRIPT_VARIABLES = {
     "DATABASE_URL", "INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET", "INSTAGRAM_GRAPH_URL", "FACEBOOK_GRAPH_URL",
     "GRAPH_API_VERSION", "MAX_REQUESTS_PER_RUN", "MAX_PAGES_PER_ACCOUNT", "SLEEP_BETWEEN_ACCOUNTS", "HTTP_TIMEOUT",
     "HTTP_RETRIES", "RETRY_BACKOFF", "INITIAL_BACKFILL_DAYS", "USAGE_THRESHOLD", "SYNC_RUNS_KEEP_DAYS",
-    "STALE_AFTER_HOURS", "GITHUB_STEP_SUMMARY",
+    "STALE_AFTER_HOURS", "GITHUB_STEP_SUMMARY", "EVENT_TIMEZONE", "INSTAGRAM_REDIRECT_URI", "INSTAGRAM_AUTHORIZE_URL",
+    "INSTAGRAM_API_URL",
 }  # fmt: skip
-TABLES = ("instagram_events", "instagram_posts", "instagram_accounts", "instagram_sync_runs")
+TABLES = ("instagram_events", "instagram_posts", "instagram_accounts", "instagram_sync_runs", "instagram_link_requests")
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +91,9 @@ def script_env(database_url: str, fake: FakeGraph) -> dict[str, str]:
         DATABASE_URL=database_url,
         INSTAGRAM_GRAPH_URL=fake.instagram_url,
         FACEBOOK_GRAPH_URL=fake.facebook_url,
+        INSTAGRAM_API_URL=fake.api_url,
+        INSTAGRAM_AUTHORIZE_URL=fake.api_url,
+        INSTAGRAM_REDIRECT_URI=fake.redirect_uri,
         INSTAGRAM_APP_ID=fake.app_id,
         INSTAGRAM_APP_SECRET=fake.app_secret,
         SLEEP_BETWEEN_ACCOUNTS="0",

@@ -75,6 +75,7 @@ class FakeAccount:
     pinned: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     app_scoped_id: str = ""
+    account_type: str = "BUSINESS"  # BUSINESS, MEDIA_CREATOR, or PERSONAL (which business login cannot link)
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "call_count": 1,
@@ -96,12 +97,31 @@ class FakeAccount:
 
 
 @dataclass
+class Code:
+    """An authorization code of Instagram's login: issued once, for one redirect URI, for an hour."""
+
+    account: FakeAccount
+    redirect_uri: str
+    permissions: list[str]
+    issued_at: datetime
+    used: bool = False
+
+
+@dataclass
 class Request:
     """A request the fake received, for tests to assert on."""
 
-    host: str  # instagram | facebook
+    host: str  # instagram | facebook | api
     path: str
-    params: dict[str, str]
+    params: dict[str, str]  # the query, or a POST's form
+    method: str = "GET"
+
+
+class LoginError(Exception):
+    """api.instagram.com's refusal: HTTP 400 and {"error_type", "code", "error_message"}."""
+
+    def envelope(self) -> dict[str, Any]:
+        return {"error_type": "OAuthException", "code": 400, "error_message": str(self)}
 
 
 class GraphError(Exception):
@@ -144,6 +164,12 @@ class FakeGraph:
         self.omit_expires_in = False  # Facebook's exchange answer may lack expires_in
         self.wrap_me = False  # /me answers {"data": [{...}]} instead of a flat object
         self.cdn_epoch = 0  # bump to make every media_url change, as Meta's signed CDN links do
+        self.redirect_uri = "https://connect3.example/instagram/linked/"  # as registered in the App Dashboard
+        self.codes: dict[str, Code] = {}
+        self.declines = False  # the admin presses "Cancel" in the login window
+        self.granted: list[str] | None = None  # permissions the admin leaves ticked (None: all asked for)
+        self.flat_code_answer = False  # older apps get the code exchange's answer unwrapped
+        self.api_down = False  # api.instagram.com answers 503 to every POST
         self.released = threading.Event()  # opens "hold" faults
         self.held = threading.Event()  # set when a request is being held
         self._lock = threading.Lock()
@@ -153,7 +179,7 @@ class FakeGraph:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> FakeGraph:
-        for host in ("instagram", "facebook"):
+        for host in ("instagram", "facebook", "api"):
             server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, host))
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
@@ -177,6 +203,67 @@ class FakeGraph:
     @property
     def facebook_url(self) -> str:
         return self.url("facebook")
+
+    @property
+    def api_url(self) -> str:
+        """api.instagram.com: the login window (/oauth/authorize) and the code exchange."""
+        return self.url("api")
+
+    # -- Instagram's login ---------------------------------------------------
+
+    def approve(self, account: FakeAccount, *, redirect_uri: str | None = None,
+                permissions: list[str] | None = None) -> str:  # fmt: skip
+        """The account's admin approves the app: a code bound to the redirect URI, as Meta issues it."""
+        code = "AQ" + secrets.token_urlsafe(40)
+        granted = ["instagram_business_basic"] if permissions is None else permissions
+        self.codes[code] = Code(account, redirect_uri or self.redirect_uri, granted, _now())
+        return code
+
+    def redirect_address(self, account: FakeAccount, state: str | None = None) -> str:
+        """The address the admin's browser lands on after approving, Instagram's '#_' included."""
+        query = {"code": self.approve(account), **({"state": state} if state else {})}
+        return f"{self.redirect_uri}?{urlencode(query)}#_"
+
+    def authorize(self, params: dict[str, str]) -> str:
+        """GET /oauth/authorize: the login window, approved at once by the admin logged in (the
+        ``login`` parameter names a fake club; else the first one). Returns where it redirects."""
+        redirect_uri = params.get("redirect_uri", "")
+        if params.get("client_id") != self.app_id:
+            raise GraphError(400, "Invalid platform app", 1)
+        if redirect_uri != self.redirect_uri:
+            raise GraphError(400, "Invalid redirect_uri: it does not match the one registered for the app", 1)
+        if params.get("response_type") != "code" or "instagram_business_basic" not in params.get("scope", ""):
+            raise GraphError(400, "Invalid scope or response_type", 1)
+        login = params.get("login")
+        account = next((a for a in self.accounts.values() if login in (None, a.username)), None)
+        state = {"state": params["state"]} if params.get("state") else {}
+        if account is None or self.declines:
+            query = {"error": "access_denied", "error_reason": "user_denied",
+                     "error_description": "The user denied your request.", **state}  # fmt: skip
+            return f"{redirect_uri}?{urlencode(query)}#_"
+        code = self.approve(account, permissions=self.granted)
+        return f"{redirect_uri}?{urlencode({'code': code, **state})}#_"
+
+    def exchange_code(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST /oauth/access_token: a code for a short-lived token, in api.instagram.com's own
+        flat error envelope when it refuses."""
+        if form.get("client_id") != self.app_id or form.get("client_secret") != self.app_secret:
+            raise LoginError("Invalid client_id or client_secret")
+        if form.get("grant_type") != "authorization_code":
+            raise LoginError("Invalid grant_type: authorization_code is expected")
+        code = self.codes.get(form.get("code", ""))
+        if code is None or code.used:
+            raise LoginError("This authorization code has been used")
+        if _now() - code.issued_at > timedelta(hours=1):
+            raise LoginError("This authorization code has expired")
+        if form.get("redirect_uri") != code.redirect_uri:
+            raise LoginError("Error validating verification code. Please make sure your redirect_uri is identical "
+                             "to the one you used in the OAuth dialog request")  # fmt: skip
+        code.used = True
+        token = self.short_lived_token(code.account)
+        answer = {"access_token": token, "user_id": int(code.account.app_scoped_id),
+                  "permissions": ",".join(code.permissions)}  # fmt: skip
+        return answer if self.flat_code_answer else {"data": [answer]}
 
     # -- building accounts -------------------------------------------------
 
@@ -363,7 +450,8 @@ class FakeGraph:
 
     def me(self, params: dict[str, str]) -> dict[str, Any]:
         account, _ = self.token_owner("instagram", params.get("access_token"))
-        values = {"id": account.app_scoped_id, "user_id": account.ig_user_id, "username": account.username}
+        values = {"id": account.app_scoped_id, "user_id": account.ig_user_id, "username": account.username,
+                  "account_type": account.account_type}  # fmt: skip
         fields = params.get("fields", "id").split(",")
         me = {f: values[f] for f in fields if f in values}
         return {"data": [me]} if self.wrap_me else me
@@ -427,6 +515,9 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                     if self.apply_fault(account, "refresh", base, params):
                         return
                     body = graph.exchange_fb(params)
+                elif segments == ["oauth", "authorize"] and host == "api":
+                    self.send_raw(302, b"", "text/html", {"Location": graph.authorize(params)})
+                    return
                 elif segments == ["me"] and host == "instagram":
                     body = graph.me(params)
                 elif segments == ["access_token"] and host == "instagram":
@@ -444,6 +535,25 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 self.send_json(exc.status, exc.envelope(), graph.usage_headers(account))
                 return
             self.send_json(200, body, graph.usage_headers(account))
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            """api.instagram.com's code exchange; Meta answers any other POST here with an error."""
+            length = int(self.headers.get("Content-Length") or 0)
+            form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+            path = urlsplit(self.path).path
+            graph.requests.append(Request(host, path, form, method="POST"))
+            if graph.api_down:
+                self.send_raw(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+                return
+            if host != "api" or path.rstrip("/") != "/oauth/access_token":
+                self.send_json(400, GraphError(400, f"Unknown path components: {path}", 2500).envelope(), {})
+                return
+            try:
+                body = graph.exchange_code(form)
+            except LoginError as exc:
+                self.send_json(400, exc.envelope(), {})
+                return
+            self.send_json(200, body, {})
 
         def apply_fault(self, account: FakeAccount, endpoint: str, base: str, params: dict[str, str]) -> bool:
             """Play the account's next scripted fault for this endpoint; True when it answered."""
@@ -542,9 +652,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"export FACEBOOK_GRAPH_URL={graph.facebook_url}")
     print(f"export INSTAGRAM_APP_ID={graph.app_id}")
     print(f"export INSTAGRAM_APP_SECRET={graph.app_secret}")
+    print(f"export INSTAGRAM_API_URL={graph.api_url}")
+    print(f"export INSTAGRAM_AUTHORIZE_URL={graph.api_url}")
+    print(f"export INSTAGRAM_REDIRECT_URI={graph.redirect_uri}")
     print("# One long-lived token per fake account (made up, valid only here):")
     for account in graph.accounts.values():
         print(f"#   {account.username}: {account.token}")
+    print("# Or link through Instagram's login: 'link-url --name NAME' prints an address; the fake's login")
+    print("# window approves it as the club named by &login=USERNAME (curl -s -o /dev/null -w '%{redirect_url}'")
+    print("# 'ADDRESS&login=club1') and answers with the address to paste into add-account --redirect-url.")
+    print("# Addresses already approved, one per club, for add-account --redirect-url 'ADDRESS' --name NAME:")
+    for account in graph.accounts.values():
+        print(f"#   approved by {account.username}: {graph.redirect_address(account)}")
     print("# Ctrl-C stops the fake.", flush=True)
     try:
         threading.Event().wait()

@@ -493,13 +493,15 @@ def test_fake_graph_runs_on_its_own_for_a_walkthrough(db, database_url, script_e
     fake_proc = subprocess.Popen([sys.executable, "-m", "tests.fake_graph", "--accounts", "2", "--posts", "120"],
                                  cwd=SCRIPT.parent, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        exports, tokens = {}, []
+        exports, tokens, approved = {}, [], []
         for line in fake_proc.stdout:
             if line.startswith("export "):
                 name, _, value = line[len("export ") :].strip().partition("=")
                 exports[name] = value
             elif line.startswith("#   club"):
                 tokens.append(line.split(": ", 1)[1].strip())
+            elif line.startswith("#   approved by "):
+                approved.append(line.split(": ", 1)[1].strip())
             elif line.startswith("# Ctrl-C"):
                 break
         env = {**script_env, **exports}
@@ -508,15 +510,16 @@ def test_fake_graph_runs_on_its_own_for_a_walkthrough(db, database_url, script_e
             return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, cwd=tmp_path, capture_output=True,
                                   text=True, timeout=60)  # fmt: skip
 
-        for token in tokens:
-            assert cli("add-account", "--token", token).returncode == 0
+        assert cli("add-account", "--token", tokens[0]).returncode == 0
+        linked = cli("add-account", "--redirect-url", approved[1], "--name", "club2")  # through the login flow
+        assert linked.returncode == 0, linked.stderr
         synced = cli("run")
         status = cli("status")
     finally:
         fake_proc.terminate()
         fake_proc.wait(10)
 
-    assert len(tokens) == 2
+    assert len(tokens) == len(approved) == 2
     assert json.loads(synced.stdout)["posts_inserted"] == 2 * 120
     assert "club1" in status.stdout and "club2" in status.stdout
 
