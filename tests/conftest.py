@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pwd
@@ -123,6 +124,27 @@ def run(script_env: dict[str, str], tmp_path: Path):
 
     _run.results = []  # every run of the test, for the leak checks
     return _run
+
+
+@pytest.fixture
+def cli(script_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture):
+    """``ingest_instagram.py ARGS`` for what stops before any database or network work (a bad setting or
+    argument, --help, parse-caption), run through the same main() in this process: the exit status,
+    stdout and stderr a user sees, without a Python start-up for each."""
+
+    def _cli(*args: str, input: str | None = None, **env: str) -> Result:
+        monkeypatch.setattr(os, "environ", {**script_env, **env})  # .env loading writes here, not to ours
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(input or ""))
+        capfd.readouterr()
+        try:
+            status = ingest_instagram.main(list(args))
+        except SystemExit as exc:  # argparse: --help, or a bad argument
+            status = exc.code if isinstance(exc.code, int) else 0
+        out, err = capfd.readouterr()
+        return Result(status, out, err)
+
+    return _cli
 
 
 @pytest.fixture

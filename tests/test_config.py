@@ -57,8 +57,8 @@ def test_missing_database_url_with_the_embedded_package_says_so_and_runs(fake, r
         ("DATABASE_URL", "postgresql://ingest:pw@db.example.com/postgres?no_such_option=1"),
     ],
 )
-def test_bad_setting_is_exit_2_naming_the_variable(run, name, value):
-    result = run(**{name: value})
+def test_bad_setting_is_exit_2_naming_the_variable(cli, name, value):
+    result = cli(**{name: value})
 
     assert result.status == 2
     assert name in _one_error_line(result)
@@ -117,8 +117,8 @@ def test_meta_timestamps_parse(text, iso):
 
 @pytest.mark.parametrize("password", ["Qz55%Kx", "Qz Kx 9Wv", "Qz@Kx/Wv%"])
 @pytest.mark.parametrize("command", [[], ["status"]])
-def test_unparsable_database_url_hides_its_password_and_says_what_to_do(run, password, command):
-    result = run(*command, DATABASE_URL=f"postgresql://ingest:{password}@127.0.0.1:5432/db")
+def test_unparsable_database_url_hides_its_password_and_says_what_to_do(cli, password, command):
+    result = cli(*command, DATABASE_URL=f"postgresql://ingest:{password}@127.0.0.1:5432/db")
 
     assert result.status == 2
     line = _one_error_line(result)
@@ -127,8 +127,8 @@ def test_unparsable_database_url_hides_its_password_and_says_what_to_do(run, pas
     assert "percent-encode special characters in the password" in line
 
 
-def test_database_url_hint_shows_an_example_a_user_can_follow(run):
-    result = run(DATABASE_URL="db.example.com:5432")
+def test_database_url_hint_shows_an_example_a_user_can_follow(cli):
+    result = cli(DATABASE_URL="db.example.com:5432")
 
     line = _one_error_line(result)
     assert "postgresql://USER:<password>@HOST:5432/DBNAME" in line
@@ -145,15 +145,15 @@ def test_database_url_hint_shows_an_example_a_user_can_follow(run):
         ("STALE_AFTER_HOURS", "soon", "STALE_AFTER_HOURS must be a number"),
     ],
 )
-def test_setting_out_of_range_is_refused_at_start(run, name, value, says):
-    result = run(**{name: value})
+def test_setting_out_of_range_is_refused_at_start(cli, name, value, says):
+    result = cli(**{name: value})
 
     assert result.status == 2
     assert says in _one_error_line(result)
 
 
-def test_bad_setting_without_database_url_is_reported_before_any_database_starts(run, tmp_path):
-    result = run(DATABASE_URL="", MAX_REQUESTS_PER_RUN="abc")
+def test_bad_setting_without_database_url_is_reported_before_any_database_starts(cli, tmp_path):
+    result = cli(DATABASE_URL="", MAX_REQUESTS_PER_RUN="abc")
 
     assert result.status == 2
     assert "MAX_REQUESTS_PER_RUN must be a number" in _one_error_line(result)

@@ -168,55 +168,45 @@ def test_events_serialise_as_the_readme_gives():
 # -- parse-caption, and the zone setting ------------------------------------------------------------
 
 
-def _cli(*args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess:
-    """The script with no database at all: parse-caption must not need one."""
-    environment = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("DATABASE_", "EVENT_"))}
-    environment.update(env)
-    return subprocess.run([sys.executable, str(SCRIPT), *args], input=input, capture_output=True, text=True,
-                          timeout=30, env=environment, cwd=HERE)  # fmt: skip
-
-
-def test_parse_caption_reads_json_lines_and_answers_each_in_order(tmp_path):
+def test_parse_caption_reads_json_lines_and_answers_each_in_order(cli, tmp_path):
     cases = _cases("event_examples.jsonl")[:6]
     lines = "\n".join(json.dumps({k: c[k] for k in ("id", "caption", "posted_at")}) for c in cases) + "\n"
 
-    result = _cli("parse-caption", input=lines, DATABASE_URL="")
+    result = cli("parse-caption", input=lines, DATABASE_URL="")
 
-    assert result.returncode == 0, result.stderr
+    assert result.status == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["id"] for a in answers] == [c["id"] for c in cases]
     assert answers[0]["events"] == [e.to_json() for e in extract_events(cases[0]["caption"], _posted(cases[0]))]
-    assert not (HERE / ".pgdata").exists()
+    assert not (tmp_path / ".pgdata").exists()  # no database was started for it
 
 
-def test_parse_caption_of_one_caption_given_on_the_command_line():
-    result = _cli(
-        "parse-caption", "--caption", "Trivia tmrw 7pm @ The Clyde", "--posted-at", "2026-04-22T11:00:00+0000"
-    )
+def test_parse_caption_of_one_caption_given_on_the_command_line(cli):
+    result = cli("parse-caption", "--caption", "Trivia tmrw 7pm @ The Clyde", "--posted-at", "2026-04-22T11:00:00+0000")
 
-    assert result.returncode == 0, result.stderr
+    assert result.status == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["id"] is None
     assert [(e["starts_at"], e["venue"]) for e in answer["events"]] == [("2026-04-23T19:00:00+10:00", "The Clyde")]
 
 
-def test_parse_caption_names_a_line_it_cannot_read_and_goes_on():
+def test_parse_caption_names_a_line_it_cannot_read_and_goes_on(cli):
     lines = 'not json\n{"id": "x", "caption": "Picnic Sat 4 April 2pm", "posted_at": "yesterday"}\n' + json.dumps(
         {"id": "ok", "caption": "Picnic Sat 4 April 2pm", "posted_at": "2026-03-30T02:00:00Z"}
     )
 
-    result = _cli("parse-caption", input=lines)
+    result = cli("parse-caption", input=lines)
 
-    assert result.returncode == 1
+    assert result.status == 1
     assert "line 1:" in result.stderr and "line 2:" in result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(a["id"], len(a["events"])) for a in answers] == [(None, 0), ("x", 0), ("ok", 1)]
 
 
-def test_a_bad_event_timezone_is_a_configuration_error():
-    result = _cli("parse-caption", "--caption", "hi", EVENT_TIMEZONE="Melbourne/Australia")
+def test_a_bad_event_timezone_is_a_configuration_error(cli):
+    result = cli("parse-caption", "--caption", "hi", EVENT_TIMEZONE="Melbourne/Australia")
 
-    assert result.returncode == 2
+    assert result.status == 2
     assert "EVENT_TIMEZONE must be an IANA time zone" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -250,16 +250,16 @@ def test_a_permission_left_unticked_is_named(fake, db, run):
          "INSTAGRAM_APP_SECRET and INSTAGRAM_REDIRECT_URI must be set"),
     ],
 )  # fmt: skip
-def test_missing_settings_are_named_in_one_line(fake, db, run, command, unset, named):
-    result = run(*command, **{name: "" for name in unset})
+def test_missing_settings_are_named_in_one_line(fake, db, cli, command, unset, named):
+    result = cli(*command, **{name: "" for name in unset})
 
     assert result.status == 2
     assert named in _one_line(result)
     assert fake.requests == []
 
 
-def test_a_redirect_uri_that_is_not_https_is_a_configuration_error(run):
-    result = run("link-url", "--name", "X", INSTAGRAM_REDIRECT_URI="http://connect3.example/linked/")
+def test_a_redirect_uri_that_is_not_https_is_a_configuration_error(cli):
+    result = cli("link-url", "--name", "X", INSTAGRAM_REDIRECT_URI="http://connect3.example/linked/")
 
     assert result.status == 2
     assert "INSTAGRAM_REDIRECT_URI must be the https address" in _one_line(result)

@@ -104,8 +104,8 @@ def test_add_account_with_a_rejected_token_stores_nothing(fake, link, db, run):
     assert db.execute("SELECT count(*) FROM instagram_accounts").fetchone() == (0,)
 
 
-def test_add_account_rejects_a_priority_outside_1_to_3(run):
-    result = run("add-account", "--token", "IGAAx", "--priority", "4")
+def test_add_account_rejects_a_priority_outside_1_to_3(cli):
+    result = cli("add-account", "--token", "IGAAx", "--priority", "4")
 
     assert result.status == 2
     assert "priority is 1 (high), 2 (normal) or 3 (low)" in result.stderr
@@ -481,6 +481,7 @@ def test_row_level_security_hides_tokens_from_other_roles(fake, link, db, run):
     assert [r[0] for r in enabled] == [
         "instagram_accounts",
         "instagram_events",
+        "instagram_link_requests",
         "instagram_posts",
         "instagram_sync_runs",
     ]
@@ -525,11 +526,19 @@ def test_fake_graph_runs_on_its_own_for_a_walkthrough(db, database_url, script_e
 
 
 @pytest.mark.parametrize(
-    "command", ["run", "add-account", "status", "schema", "parse-caption", "extract-events", "events", None]
+    "command",
+    ["run", "add-account", "link-url", "status", "schema", "parse-caption", "extract-events", "events", None],
 )
-def test_every_command_has_help(command):
-    args = [command, "--help"] if command else ["--help"]
-    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=30)
+def test_every_command_has_help(cli, command):
+    result = cli(*([command, "--help"] if command else ["--help"]))
+
+    assert result.status == 0
+    assert "usage: ingest_instagram.py" in result.stdout
+
+
+def test_the_script_runs_as_cron_runs_it():
+    """The other --help tests go through main() in-process; this one starts the file itself."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=30)
 
     assert result.returncode == 0
     assert "usage: ingest_instagram.py" in result.stdout
@@ -560,10 +569,10 @@ def test_add_account_with_a_facebook_token_and_no_app_credentials_is_one_line(fa
     assert db.execute("SELECT to_regclass('instagram_accounts')").fetchone() == (None,)
 
 
-def test_run_with_an_empty_account_name_is_exit_2(fake, link, run):
+def test_run_with_an_empty_account_name_is_exit_2(fake, link, cli):
     link(fake.add_account("notall", posts=1))
 
-    result = run("run", "--account", " ")
+    result = cli("run", "--account", " ")
 
     assert result.status == 2
     assert "an empty name names no account" in result.stderr
