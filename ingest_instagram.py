@@ -845,7 +845,6 @@ class _Reading:
 
     text: str
     today: date  # the post's local date
-    tz: ZoneInfo
     dates: list[_DateMention] = field(default_factory=list)
     times: list[_TimeMention] = field(default_factory=list)
 
@@ -860,14 +859,15 @@ _MONTHS = {
     "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
     "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
 }  # fmt: skip
+# Zone abbreviations captions use. One that names a fixed offset (AEDT is always UTC+11) maps to that
+# offset (IANA writes UTC+11 as Etc/GMT-11); one used the year round maps to its place.
 _ZONES = {
-    "AEST": "Australia/Brisbane", "AEDT": "Australia/Sydney", "ACST": "Australia/Darwin",
-    "ACDT": "Australia/Adelaide", "AWST": "Australia/Perth", "NZST": "Pacific/Auckland",
-    "NZDT": "Pacific/Auckland", "NZT": "Pacific/Auckland", "MYT": "Asia/Kuala_Lumpur", "SGT": "Asia/Singapore",
-    "HKT": "Asia/Hong_Kong", "CST": "Asia/Shanghai", "JST": "Asia/Tokyo", "KST": "Asia/Seoul", "IST": "Asia/Kolkata",
-    "WIB": "Asia/Jakarta", "PHT": "Asia/Manila", "ICT": "Asia/Bangkok", "GMT": "UTC", "UTC": "UTC",
-    "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris", "EST": "America/New_York",
-    "EDT": "America/New_York", "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles",
+    "AEST": "Etc/GMT-10", "AEDT": "Etc/GMT-11", "ACST": "Australia/Darwin", "ACDT": "Australia/Adelaide",
+    "AWST": "Australia/Perth", "NZST": "Etc/GMT-12", "NZDT": "Etc/GMT-13", "NZT": "Pacific/Auckland",
+    "MYT": "Asia/Kuala_Lumpur", "SGT": "Asia/Singapore", "HKT": "Asia/Hong_Kong", "CST": "Asia/Shanghai",
+    "JST": "Asia/Tokyo", "KST": "Asia/Seoul", "IST": "Asia/Kolkata", "WIB": "Asia/Jakarta", "PHT": "Asia/Manila",
+    "ICT": "Asia/Bangkok", "GMT": "UTC", "UTC": "UTC", "BST": "Etc/GMT-1", "CET": "Etc/GMT-1", "CEST": "Etc/GMT-2",
+    "EST": "Etc/GMT+5", "EDT": "Etc/GMT+4", "PST": "Etc/GMT+8", "PDT": "Etc/GMT+7",
 }  # fmt: skip
 _WD = (
     r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:s|nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
@@ -879,8 +879,8 @@ _AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
 
 
 def _normalise(caption: str) -> str:
-    """One spelling for what captions write many ways: dashes, quotes, spaces. Same length kept
-    per character, so spans stay meaningful for the rest of the text."""
+    """One spelling for what captions write many ways: dashes, quotes, spaces; emoji variation
+    selectors and joiners dropped. Every later step reads (and keeps spans in) this text."""
     table = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2019": "'", "\u2018": "'",
                            "\u00a0": " ", "\u202f": " ", "\uff1a": ":", "\ufe0f": None, "\u200d": None})  # fmt: skip
     return caption.translate(table)
@@ -899,7 +899,7 @@ def _nearest(today: date, month: int, day: int) -> date | None:
     return min(options, key=lambda d: abs((d - today).days), default=None)
 
 
-def _year(text: str | None, today: date) -> int | None:
+def _year(text: str | None) -> int | None:
     if not text:
         return None
     value = int(text)
@@ -945,7 +945,7 @@ def _parse_named_dates(reading: _Reading) -> None:
         month = _MONTHS[m.group("month").lower()]
         numbers = [int(n) for n in re.findall(r"(\d{1,2})(?:st|nd|rd|th)?", m.group("days"))]
         ranged = bool(re.search(r"\d\s*(?:[a-z]*\s*)?(?:-|to|till|until)\s*", m.group("days"), re.I))
-        days = [_dated(today, month, n, _year(m.group("year"), today)) for n in numbers]
+        days = [_dated(today, month, n, _year(m.group("year"))) for n in numbers]
         days = [d for d in days if d]
         if not days:
             continue
@@ -958,7 +958,7 @@ def _parse_named_dates(reading: _Reading) -> None:
         if m.group("month").lower() == "may" and not m.group("month")[0].isupper():
             continue
         day = _dated(today, _MONTHS[m.group("month").lower()], int(re.match(r"\d+", m.group("day")).group()),
-                     _year(m.group("year"), today))  # fmt: skip
+                     _year(m.group("year")))  # fmt: skip
         if day:
             reading.dates.append(_DateMention(m.start(), m.end(), [day], True, _weekday_before(text, m.start())))
 
@@ -987,7 +987,7 @@ def _parse_numeric_dates(reading: _Reading) -> None:
         weekday = _weekday_before(text, m.start())
         if sep == "." and not year and weekday is None and not re.search(r"\b(?:on|date:?)\s*$", before, re.I):
             continue  # 6.30 is a time, 2.18 a room: a dotted date needs its weekday or "on"
-        found = _dated(today, month, day, _year(year, today)) if 1 <= month <= 12 else None
+        found = _dated(today, month, day, _year(year)) if 1 <= month <= 12 else None
         if found:
             reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
 
@@ -1189,18 +1189,19 @@ def _clause_of(text: str, pos: int) -> tuple[int, int]:
 
 _NOT_AN_EVENT = re.compile(
     r"\b(?:applications?|nominations?|submissions?|entries|expressions? of interest|eois?|voting|polls?"
-    r"|close[sd]?|closing|deadline|due|on sale|go(?:es)? on sale|ticket(?:s)? (?:release|drop|sales?)"
-    r"|orders?\s+(?:by|close|closes|due)|pre-?orders?|rsvp|register by|sign up by|sale ends"
-    r"|early[ -]?bird|giveaway|winners?|drawn|draw|raffle|competition|contest|discount|% off|off until"
+    r"|close[sd]?|closing|deadline|due (?:by|on|date)|(?:is|are) due|on sale|go(?:es)? on sale"
+    r"|ticket(?:s)? (?:release|drop|sales?)|orders?\s+(?:by|close|closes|due)|pre-?orders?|rsvp (?:by|before)"
+    r"|register by|sign up by|sale ends|early[ -]?bird|giveaway|winners? (?:drawn|announced|picked|chosen|revealed)"
+    r"|drawn|raffle|discount|% off|off until"
     r"|cancel+ed|called off|postponed|no longer|not (?:running|happening)"
     r"|thank(?:s| you)\b[^.!?\n]*\b(?:came|coming|joined|joining|attended|voted|participated|made it"
     r"|showed up|turned up)"
     r"|congrat\w*|last (?:night|week|weekend)|yesterday|recap|was (?:a|an|such|so)\b|were (?:so )?(?:amazing|awesome)"
-    r"|open(?:s|ing)? (?:\d|from|until|till|daily|weekdays|hours)|opening hours|\bhours\b|results?"
+    r"|open(?:s|ing)? (?:\d|from|until|till|daily|weekdays|hours)|(?:opening|office|club ?room|room) hours|results"
     r"|happy (?:birthday|bday)|\bborn\b"
     r"|(?:semester|sem|term|trimester|exams?|classes|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
     r"(?:starts?|begins?|ends?|finish\w*)"
-    rf"|\b{_WD}\s*-\s*{_WD}\b)",
+    rf"|\b{_WD}\s*-\s*{_WD}\b)(?![a-z])",  # whole words: "drawn" but not "drawing", "due" but not "duet"
     re.I,
 )
 _STILL_ON = re.compile(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
@@ -1370,7 +1371,7 @@ def extract_events(caption: str | None, posted_at: datetime, tz: ZoneInfo | str 
     if not caption:
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date(), zone)
+    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date())
     for step in _STEPS:
         step(reading)
     events: list[Event] = []
