@@ -1221,11 +1221,16 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
             return False
         return bool(_NOT_AN_EVENT.search(clause))
 
-    deadline = re.compile(
-        r"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?$", re.I
-    )
-    reading.dates = [d for d in reading.dates if not negated(d.pos) and not deadline.search(text[: d.pos])]
+    def a_deadline(pos: int) -> bool:  # "by Friday", "until 30 November": when something ends
+        return bool(_DEADLINE_BEFORE.search(text, max(0, pos - 30), pos))
+
+    reading.dates = [d for d in reading.dates if not negated(d.pos) and not a_deadline(d.pos)]
     reading.times = [t for t in reading.times if not negated(t.pos)]
+
+
+_DEADLINE_BEFORE = re.compile(
+    r"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?$", re.I
+)
 
 
 _RECAP = re.compile(
@@ -1376,7 +1381,7 @@ def extract_events(caption: str | None, posted_at: datetime, tz: ZoneInfo | str 
         step(reading)
     events: list[Event] = []
     for block in _blocks(reading):
-        venue = _venue(reading.text, block)
+        venue, title = _venue(reading.text, block), _title(reading.text, block)
         for index, mention in enumerate(block.dates):
             times = _times_for(block, mention, index)
             days = list(mention.days)
@@ -1384,7 +1389,7 @@ def extract_events(caption: str | None, posted_at: datetime, tz: ZoneInfo | str 
                 days = [days[0] + timedelta(weeks=n) for n in range(4)]
             for day in days:
                 start, end, all_day = _start_and_end(day, zone, times)
-                event = Event(start, end, all_day, venue, _title(reading.text, block))
+                event = Event(start, end, all_day, venue, title)
                 if event not in events and _announces_something(reading.text, event):
                     events.append(event)
     return events
