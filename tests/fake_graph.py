@@ -187,9 +187,14 @@ class FakeGraph:
         return self
 
     def stop(self) -> None:
+        """Stop the hosts together: each takes up to a poll interval to notice."""
         self.released.set()
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers.values()]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         for server in self._servers.values():
-            server.shutdown()
             server.server_close()
 
     def url(self, host: str) -> str:
