@@ -332,13 +332,13 @@ def _password_in_url(url: str) -> str | None:
 
 def _check_database_url(url: str) -> None:
     """Register the password for redaction, then make sure psycopg can read the string."""
-    remember_secret(_password_in_url(url))
+    password = _password_in_url(url) or ""
+    remember_secret(password)
     if not url.startswith(("postgres://", "postgresql://")) and "=" not in url:
         raise ConfigError(f"DATABASE_URL must look like {_URL_EXAMPLE}")
     try:
         remember_secret(psycopg.conninfo.conninfo_to_dict(url).get("password"))
     except psycopg.Error as exc:
-        password = _password_in_url(url) or ""
         if re.fullmatch(r"(?:[\w.~+-]|%[0-9A-Fa-f]{2})*", password):  # not the cause; redact() hides it whole
             raise ConfigError(f"DATABASE_URL is not a valid connection string: {_one_line(exc)}") from None
         # psycopg's message would quote the part it could not read: a piece of the password.
@@ -2021,6 +2021,18 @@ class Change:
     new_events: list[Event] = field(default_factory=list)  # derived anew: the posts were new or changed
 
 
+def _event_columns(events: list[tuple[str, Event]]) -> dict[str, list[Any]]:
+    """(media_id, event) pairs as the column arrays an unnest() of instagram_events rows takes."""
+    return {
+        "media_id": [media_id for media_id, _ in events],
+        "title": [e.title for _, e in events],
+        "starts_at": [e.starts_at for _, e in events],
+        "ends_at": [e.ends_at for _, e in events],
+        "all_day": [e.all_day for _, e in events],
+        "venue": [e.venue for _, e in events],
+    }
+
+
 def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_id: int) -> Change:
     """Upsert a page's posts, mark what it shows deleted, and move the account's watermark and walks,
     as one statement: one round trip, and atomic, so a crash never leaves last_synced_at ahead of the
@@ -2049,12 +2061,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
             "walks": Jsonb([w.to_json() for w in write.walks]),
             "account_id": account.id,
             "version": EXTRACTOR_VERSION,
-            "ev_media_id": [media_id for media_id, _ in events],
-            "ev_title": [e.title for _, e in events],
-            "ev_starts_at": [e.starts_at for _, e in events],
-            "ev_ends_at": [e.ends_at for _, e in events],
-            "ev_all_day": [e.all_day for _, e in events],
-            "ev_venue": [e.venue for _, e in events],
+            **{f"ev_{name}": column for name, column in _event_columns(events).items()},
         },
     ).fetchone()
     _advance(account, rows, write.walks)
@@ -2170,13 +2177,8 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
            FROM unnest(%(media_id)s::text[], %(title)s::text[], %(starts_at)s::timestamptz[],
                        %(ends_at)s::timestamptz[], %(all_day)s::boolean[], %(venue)s::text[])
                AS ev(media_id, title, starts_at, ends_at, all_day, venue)""",
-        {
-            "ig_user_id": ig_user_id, "version": EXTRACTOR_VERSION,
-            "media_id": [m for m, _ in events], "title": [e.title for _, e in events],
-            "starts_at": [e.starts_at for _, e in events], "ends_at": [e.ends_at for _, e in events],
-            "all_day": [e.all_day for _, e in events], "venue": [e.venue for _, e in events],
-        },
-    )  # fmt: skip
+        {"ig_user_id": ig_user_id, "version": EXTRACTOR_VERSION, **_event_columns(events)},
+    )
     conn.execute("UPDATE instagram_posts SET events_version = %s WHERE media_id = ANY(%s)", (EXTRACTOR_VERSION, ids))
     return len(events)
 
@@ -2797,7 +2799,6 @@ def add_account(
             raise UsageError(f"the token belongs to ig_user_id {found_id}, not {ig_user_id}")
         ig_user_id = found_id
         long_token, lifetime = _long_lived_instagram_token(api, token)
-    now = datetime.now(timezone.utc)
     conn = connect(config)
     try:
         ensure_schema(conn)
@@ -2807,8 +2808,7 @@ def add_account(
             name=name or username or ig_user_id,
             name_given=name is not None,
             token=long_token,
-            expires_at=now + (lifetime or DEFAULT_TOKEN_LIFETIME),
-            issued_at=now if lifetime else None,
+            lifetime=lifetime,
             priority=priority,
         )
     finally:
@@ -2816,9 +2816,12 @@ def add_account(
     return {**stored, "username": username, "expiry_known": lifetime is not None}
 
 
-def save_linked_account(conn: psycopg.Connection, **values: Any) -> dict[str, Any]:
+def save_linked_account(conn: psycopg.Connection, *, lifetime: timedelta | None, **values: Any) -> dict[str, Any]:
     """Insert the account, or replace the token of the one already linked (clearing any mark a dead
-    token or a throttle left); a re-link keeps the name and priority unless new ones are given."""
+    token or a throttle left); a re-link keeps the name and priority unless new ones are given. A
+    token whose ``lifetime`` Meta did not say is taken as 60-day, its issue time unknown."""
+    now = datetime.now(timezone.utc)
+    values.update(expires_at=now + (lifetime or DEFAULT_TOKEN_LIFETIME), issued_at=now if lifetime else None)
     row = (
         conn.cursor(row_factory=dict_row)
         .execute(
@@ -2999,15 +3002,13 @@ def link_with_code(config: Config, approval: Approval, *, name: str | None, prio
             if str(me.get("account_type", "")).upper() == "PERSONAL":
                 raise LinkRefused(_PERSONAL_ACCOUNT)
             long_token, lifetime = _long_lived_instagram_token(api, token)
-            now = datetime.now(timezone.utc)
             stored = save_linked_account(
                 conn,
                 ig_user_id=str(me["user_id"]),
                 name=name or (request["account_name"] if request else None) or me.get("username"),
                 name_given=True,
                 token=long_token,
-                expires_at=now + (lifetime or DEFAULT_TOKEN_LIFETIME),
-                issued_at=now if lifetime else None,
+                lifetime=lifetime,
                 priority=priority or (request["priority"] if request else None),
             )
             if request:
