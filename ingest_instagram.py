@@ -160,14 +160,21 @@ class GraphAPIError(AccountError):
         return self.code in ACCOUNT_THROTTLE_CODES or self.status == 429
 
     @property
-    def rejects_cursor(self) -> bool:
-        """Code 100 on a request with an ``after`` cursor: Meta invalidates a cursor when the post it
-        points at is deleted or archived (the same request without a cursor worked this run)."""
-        return self.code == 100 and self.subcode != 33
+    def may_reject_cursor(self) -> bool:
+        """Code 100 (any subcode) on a request with an ``after`` cursor: Meta may have invalidated the
+        cursor (the post it points at was deleted or archived), or the id or a permission is wrong, as
+        "Unsupported request - method type: get" and 100/33 say for either. Only the same request
+        without the cursor tells which."""
+        return self.code == 100
 
     @property
     def token_dead(self) -> bool:
         return self.code in DEAD_TOKEN_CODES
+
+    @property
+    def lacks_permission(self) -> bool:
+        """Codes 10 and 200-299: the token lacks a permission (the admin left one unticked, or removed it)."""
+        return self.code == 10 or (self.code is not None and 200 <= self.code <= 299)
 
     @property
     def refresh_may_help(self) -> bool:
@@ -178,10 +185,13 @@ class GraphAPIError(AccountError):
         """What a person has to do about it, for the log line and the stored error."""
         if self.token_dead:
             return "a club admin must log in again and re-link the account with a new token (add-account)"
-        if self.code == 10 or (self.code is not None and 200 <= self.code <= 299):
+        if self.lacks_permission:
             return "a permission is missing or was removed: the account must grant the app access again"
         if self.code == 100:
-            return "Meta rejects a parameter: check the account's ig_user_id"
+            return (
+                "Meta refuses the request for this account: its ig_user_id may be wrong, or the app lacks a"
+                f" permission for it (the club must grant {LINK_SCOPE}: re-link it with link-url)"
+            )
         if self.transient:
             return "a temporary fault; the next run tries again"
         return ""
@@ -425,7 +435,12 @@ class Usage:
 def _usage_pct(entry: Any) -> int:
     if not isinstance(entry, dict):
         return 0
-    return max(_int_or_none(entry.get(key)) or 0 for key in ("call_count", "total_cputime", "total_time"))
+    return max(_int_or_none(entry.get(key)) or 0 for key in _USAGE_KEYS)
+
+
+# graph.facebook.com spells X-App-Usage {call_count, total_cputime, total_time}; graph.instagram.com
+# {call_volume, cpu_time} (or sends none). Each is a percentage of a limit: the highest one counts.
+_USAGE_KEYS = ("call_count", "total_cputime", "total_time", "call_volume", "cpu_time")
 
 
 def _json_header(headers: Any, name: str) -> Any:
@@ -520,6 +535,9 @@ def _read_answer(response: requests.Response, usage: Usage) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
+        if "invalid_token" in response.headers.get("WWW-Authenticate", ""):  # a dead token, said without JSON
+            raise GraphAPIError("Meta refused the access token (WWW-Authenticate: invalid_token)",
+                                status=status, code=190) from None  # fmt: skip
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         what = "too many requests" if status == 429 else f"answer is not JSON ({kind})"
         raise GraphAPIError(what, status=status, transient=status >= 500, retry_after=retry_after) from None
@@ -667,14 +685,23 @@ def clean_text(value: Any) -> str | None:
     return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", str(value))
 
 
+class MalformedPost(ValueError):
+    """One element of a /media page that cannot be stored: it lacks an id or a readable timestamp."""
+
+
 def parse_post(item: Any) -> Post:
-    """Turn one element of a /media page into a Post; a malformed one raises GraphAPIError."""
-    if not isinstance(item, dict) or not item.get("id") or not isinstance(item.get("timestamp"), str):
-        raise GraphAPIError("malformed post in /media answer: it lacks an id or a timestamp")
+    """Turn one element of a /media page into a Post; a malformed one raises MalformedPost."""
+    if not isinstance(item, dict):
+        raise MalformedPost("an element that is not an object")
+    if not item.get("id"):
+        raise MalformedPost("a post without an id")
+    if not isinstance(item.get("timestamp"), str):
+        raise MalformedPost(f"post {clean_text(item['id'])} has no timestamp")
     try:
         timestamp = parse_timestamp(item["timestamp"])
     except ValueError:
-        raise GraphAPIError(f"post {item['id']} has an unreadable timestamp {item['timestamp']!r}") from None
+        raise MalformedPost(f"post {clean_text(item['id'])} has an unreadable timestamp "
+                            f"{clean_text(item['timestamp'])!r}") from None  # fmt: skip
     return Post(
         media_id=clean_text(item["id"]),
         caption=clean_text(item.get("caption")),
@@ -692,11 +719,15 @@ class MediaPage:
     """One page of /media: its posts and the cursor to the next page (None on the last one).
 
     ``refused_host`` names the host of a ``paging.next`` that pointed away from the Graph API:
-    the page's posts are still good, but the walk cannot follow that link with the token."""
+    the page's posts are still good, but the walk cannot follow that link with the token.
+    ``skipped`` says what was wrong with each element that could not be read as a post; ``seen``
+    is every id Meta listed, theirs included (a post listed, even unreadably, is not deleted)."""
 
     posts: list[Post]
     next_after: str | None
     refused_host: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
 
 
 def _host_of(url: str) -> str:
@@ -714,18 +745,25 @@ def parse_media_page(body: dict[str, Any], base_url: str) -> MediaPage:
     data = body.get("data")
     if not isinstance(data, list):
         raise GraphAPIError("/media answer has no 'data' list")
-    posts = [parse_post(item) for item in data]
+    page = MediaPage([], None)
+    for item in data:
+        if isinstance(item, dict) and item.get("id"):
+            page.seen.append(clean_text(item["id"]) or "")
+        try:
+            page.posts.append(parse_post(item))
+        except MalformedPost as exc:
+            page.skipped.append(str(exc))
     paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-    next_url = paging.get("next")
+    next_url = paging.get("next")  # paging.previous, beside it or alone on the last page, is not needed
     if not next_url:
-        return MediaPage(posts, None)
+        return page
     if not isinstance(next_url, str) or not _same_origin(next_url, base_url):
-        return MediaPage(posts, None, refused_host=_host_of(str(next_url)))
+        return replace(page, refused_host=_host_of(str(next_url)))
     cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
     after = cursors.get("after") or dict(parse_qsl(urlsplit(next_url).query)).get("after")
     if not after:
         raise GraphAPIError("/media answer has paging.next but no 'after' cursor")
-    return MediaPage(posts, str(after))
+    return replace(page, next_after=str(after))
 
 
 # ---------------------------------------------------------------------------
@@ -2427,6 +2465,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
     inserted = updated = deleted = pages = 0
     refused_host = None
+    refusal: tuple[Walk, GraphAPIError] | None = None  # a saved cursor Meta refused, until the top answers
     while walks and pages < sync.page_limit() and not refused_host:
         walk = walks[0]
         try:
@@ -2437,12 +2476,18 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
             log.warning("%s: request budget used up; its walk resumes next run", account.account_name)
             break
         except GraphAPIError as exc:
-            if not (walk.after and exc.rejects_cursor):
-                raise
+            if not (walk.after and exc.may_reject_cursor):
+                raise  # the id or a permission is wrong (or Meta is down): the walk keeps its cursor
             walks[0] = walk.restarted()  # not counted as a page: it brought none, and cannot recur
-            _log_restart(account, walk, exc)
+            refusal = (walk, exc)
             continue
+        if refusal:
+            _log_restart(account, *refusal)
+            refusal = None
         pages += 1
+        for problem in page.skipped:
+            log.warning("%s: skipped %s in Meta's /media answer; the rest of the page is stored",
+                        account.account_name, problem)  # fmt: skip
         following = _next_walk(page, walk)
         if following is None:
             walks.pop(0)
@@ -2450,7 +2495,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
             walks[0] = following
         refused_host = page.refused_host
         posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
-        write = PageWrite(posts, [p.media_id for p in page.posts], _coverage(page, walk), walks,
+        write = PageWrite(posts, page.seen, _coverage(page, walk), walks,
                           events_of(posts, sync.config.event_timezone))  # fmt: skip
         change = sync.save(account, write)
         inserted, updated, deleted = inserted + change.inserted, updated + change.updated, deleted + change.deleted
@@ -2482,10 +2527,12 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
 
 
 def _log_restart(account: Account, walk: Walk, exc: GraphAPIError) -> None:
+    """Said once the first page without the cursor was answered: then the cursor alone was at fault
+    (most likely the post it pointed at is gone), not the account's id or its permissions."""
     reached = f" (it had reached posts of {_utc_text(walk.reached)})" if walk.reached else ""
     log.warning(
-        "%s: Meta no longer accepts the cursor of an unfinished walk%s: %s. The post it pointed at was"
-        " deleted or archived; the walk starts again from the top of the grid and goes on past what is stored",
+        "%s: Meta refused the saved cursor of an unfinished walk%s: %s. The first page without it was"
+        " answered, so the walk starts again from the top of the grid and goes on past what is stored",
         account.account_name,
         reached,
         exc,
@@ -2730,13 +2777,21 @@ def _run_accounts(sync: Sync, round_started_at: datetime | None, only: int | Non
 # ---------------------------------------------------------------------------
 
 
-def _me(api: GraphClient, token: str, fields: str = "user_id,username") -> dict[str, Any]:
+def _me(api: GraphClient, token: str) -> dict[str, Any]:
     """/me of an Instagram-login token. Its ``user_id`` is the professional account id that /media
-    takes (``id`` is app-scoped); Meta may answer flat or wrapped in ``data``."""
-    body = api.get(
-        f"{api.config.instagram_graph_url}/{api.config.api_version}/me", {"fields": fields, "access_token": token}
-    )
+    takes (``id`` is app-scoped); Meta may answer flat or wrapped in ``data``. A personal account has
+    no ``user_id``, and a token without instagram_business_basic gets a permission error: each is
+    the one line of a refused link, before anything is stored."""
+    try:
+        body = api.get(f"{api.config.instagram_graph_url}/{api.config.api_version}/me",
+                       {"fields": "user_id,username,account_type", "access_token": token})  # fmt: skip
+    except GraphAPIError as exc:
+        if exc.lacks_permission:
+            raise LinkRefused(_NOT_GRANTED) from None
+        raise
     me = _first_item(body)
+    if str(me.get("account_type", "")).upper() == "PERSONAL":
+        raise LinkRefused(_PERSONAL_ACCOUNT)
     if not me.get("user_id"):
         raise GraphAPIError("Meta's /me answer has no user_id")
     return me
@@ -2954,23 +3009,30 @@ def exchange_code(api: GraphClient, code: str) -> str:
     permissions = answer.get("permissions")
     granted = permissions.split(",") if isinstance(permissions, str) else permissions
     if isinstance(granted, list) and LINK_SCOPE not in [str(p).strip() for p in granted]:
-        raise LinkRefused(
-            f"the admin did not grant {LINK_SCOPE}, which the tool needs to read the club's posts: ask them to"
-            " approve again with it ticked"
-        )
+        raise LinkRefused(_NOT_GRANTED)  # absent (as Meta mostly answers), /me tells by a permission error
     return token
 
 
 def _code_refusal(exc: GraphAPIError) -> str:
-    """What a person can do about Meta refusing an authorization code."""
+    """What a person can do about Meta refusing an authorization code. api.instagram.com says it only
+    in words (its code is 400 for all), so the words are read here, and here only."""
     message = exc.message.lower()
     if "redirect" in message:
         return (f"Meta says the redirect URI does not match ({exc.message}): INSTAGRAM_REDIRECT_URI must be the"
                 " address registered in the App Dashboard byte for byte, trailing slash included")  # fmt: skip
+    if "invalid authorization code" in message:
+        return ("that authorization code is used up or expired (a code works once, for an hour): ask the admin"
+                " to open the link again for a new one")  # fmt: skip
     if "expired" in message:
         return "that authorization code expired (codes last an hour): ask the admin to open the link again"
     if "used" in message or "not found" in message:
         return "that authorization code was used already: ask the admin to open the link again for a new one"
+    if "invalid platform app" in message:
+        return ("Meta does not know the app INSTAGRAM_APP_ID names: it must be the Instagram app id (App Dashboard,"
+                " Instagram > API setup with Instagram login), not the Facebook app id")  # fmt: skip
+    if "developer role" in message:
+        return ("the Instagram account has no role in the app: while the app is in development, add it under App"
+                " roles > Roles > Instagram testers (and accept the invitation), or make the app live")  # fmt: skip
     if "personal" in message or "professional" in message:
         return _PERSONAL_ACCOUNT
     return f"Meta refused the authorization code: {exc}"
@@ -2979,6 +3041,10 @@ def _code_refusal(exc: GraphAPIError) -> str:
 _PERSONAL_ACCOUNT = (
     "that Instagram account is a personal account: only a professional (business or creator) account can be"
     " linked; the admin can switch it in Instagram's settings and approve again"
+)
+_NOT_GRANTED = (
+    f"the admin did not grant {LINK_SCOPE}, which the tool needs to read the club's posts: ask them to approve"
+    " again with it ticked"
 )
 
 
@@ -2998,9 +3064,7 @@ def link_with_code(config: Config, approval: Approval, *, name: str | None, prio
             request = _claim_link_request(conn, approval.state) if approval.state else None
             api = GraphClient(config)
             token = exchange_code(api, approval.code)
-            me = _me(api, token, "user_id,username,account_type")
-            if str(me.get("account_type", "")).upper() == "PERSONAL":
-                raise LinkRefused(_PERSONAL_ACCOUNT)
+            me = _me(api, token)
             long_token, lifetime = _long_lived_instagram_token(api, token)
             stored = save_linked_account(
                 conn,

@@ -1,11 +1,16 @@
 """A fake of Meta's Graph API, served over real HTTP on 127.0.0.1.
 
-It answers the way Meta documents and does: two hosts (graph.instagram.com takes only
-Instagram-login tokens, IG…; graph.facebook.com only Facebook-login ones, EAA…), versioned
-``/{version}/{ig-user-id}/media`` pages with opaque cursors and an absolute ``paging.next``
-that carries the token, pinned posts atop the grid, errors in Meta's envelope with Meta's
-HTTP statuses and codes, ``X-App-Usage`` and ``X-Business-Use-Case-Usage`` headers, token
-refresh and exchange endpoints. Tests, the benchmark and a person trying the tool all use it:
+It answers the way Meta documents and, where answers were recorded from the real API, the way
+those show: two hosts (graph.instagram.com takes only Instagram-login tokens, IG…;
+graph.facebook.com only Facebook-login ones, EAA…), versioned ``/{version}/{ig-user-id}/media``
+pages with unpadded opaque cursors, an absolute ``paging.next`` that carries the token and a
+``paging.previous`` beside it (alone on the last page), ``id`` last in every post, errors in Meta's
+envelope with Meta's HTTP statuses and codes (``IGApiException`` for codes 100 and 2500 on
+graph.instagram.com, ``WWW-Authenticate`` beside a 190), usage headers as each host spells them
+(graph.instagram.com: ``X-App-Usage: {"call_volume", "cpu_time"}`` only; graph.facebook.com:
+``X-App-Usage: {"call_count", "total_cputime", "total_time"}`` and ``X-Business-Use-Case-Usage``),
+token refresh and exchange endpoints, and api.instagram.com's login with its flat answers.
+Tests, the benchmark and a person trying the tool all use it:
 
     python -m tests.fake_graph --accounts 5 --posts 120
 """
@@ -49,12 +54,16 @@ class FakePost:
     extra: dict[str, Any] = field(default_factory=dict)  # raw fields that override the rest
 
 
+BASIC = "instagram_business_basic"
+
+
 @dataclass
 class Token:
     value: str
     issued_at: datetime
     expires_at: datetime
     short_lived: bool = False  # what the Instagram login hands out first: one hour, to be exchanged
+    permissions: tuple[str, ...] = (BASIC,)  # what the admin left ticked when approving
 
 
 @dataclass
@@ -76,6 +85,7 @@ class FakeAccount:
     faults: list[Fault] = field(default_factory=list)
     app_scoped_id: str = ""
     account_type: str = "BUSINESS"  # BUSINESS, MEDIA_CREATOR, or PERSONAL (which business login cannot link)
+    app_role: bool = True  # a tester of the app: while the app is in development, only they can link
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "call_count": 1,
@@ -125,16 +135,26 @@ class LoginError(Exception):
 
 
 class GraphError(Exception):
-    def __init__(self, status: int, message: str, code: int, subcode: int | None = None, kind: str = "OAuthException"):
+    """A Graph API error. Its ``type`` is the host's unless given: graph.instagram.com answers
+    IGApiException for codes 100 and 2500 (recorded), OAuthException otherwise."""
+
+    def __init__(self, status: int, message: str, code: int, subcode: int | None = None, kind: str | None = None):
         super().__init__(message)
         self.status, self.message, self.code, self.subcode, self.kind = status, message, code, subcode, kind
 
-    def envelope(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.kind, "code": self.code}
+    def envelope(self, host: str = "facebook") -> dict[str, Any]:
+        kind = self.kind or ("IGApiException" if host == "instagram" and self.code in (100, 2500) else "OAuthException")
+        error: dict[str, Any] = {"message": self.message, "type": kind, "code": self.code}
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
         error["fbtrace_id"] = "A" + secrets.token_urlsafe(15)
         return {"error": error}
+
+    def headers(self) -> dict[str, str]:
+        """Meta puts a refused token in a WWW-Authenticate header as well (recorded with every 190)."""
+        if self.code != 190:
+            return {}
+        return {"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{self.message}"'}
 
 
 def _encode_cursor(media_id: str) -> str:
@@ -160,7 +180,8 @@ class FakeGraph:
         self.accounts: dict[str, FakeAccount] = {}
         self.requests: list[Request] = []
         self.latency = 0.0  # seconds added to every answer
-        self.app_usage = {"call_count": 1, "total_cputime": 1, "total_time": 1}
+        self.app_usage = {"call_count": 1, "total_cputime": 1, "total_time": 1}  # graph.facebook.com's spelling
+        self.instagram_usage: dict[str, int] | None = {"call_volume": 1, "cpu_time": 1}  # None: no header at all
         self.omit_expires_in = False  # Facebook's exchange answer may lack expires_in
         self.wrap_me = False  # /me answers {"data": [{...}]} instead of a flat object
         self.cdn_epoch = 0  # bump to make every media_url change, as Meta's signed CDN links do
@@ -168,7 +189,9 @@ class FakeGraph:
         self.codes: dict[str, Code] = {}
         self.declines = False  # the admin presses "Cancel" in the login window
         self.granted: list[str] | None = None  # permissions the admin leaves ticked (None: all asked for)
-        self.flat_code_answer = False  # older apps get the code exchange's answer unwrapped
+        self.wrapped_code_answer = False  # the code exchange's answer in {"data": [...]}, as once documented
+        self.lists_permissions = False  # the code exchange names the permissions granted (it mostly does not)
+        self.code_refusal: str | None = None  # api.instagram.com refuses the next code exchange in these words
         self.api_down = False  # api.instagram.com answers 503 to every POST
         self.released = threading.Event()  # opens "hold" faults
         self.held = threading.Event()  # set when a request is being held
@@ -220,7 +243,7 @@ class FakeGraph:
                 permissions: list[str] | None = None) -> str:  # fmt: skip
         """The account's admin approves the app: a code bound to the redirect URI, as Meta issues it."""
         code = "AQ" + secrets.token_urlsafe(40)
-        granted = ["instagram_business_basic"] if permissions is None else permissions
+        granted = [BASIC] if permissions is None else permissions
         self.codes[code] = Code(account, redirect_uri or self.redirect_uri, granted, _now())
         return code
 
@@ -250,25 +273,36 @@ class FakeGraph:
         return f"{redirect_uri}?{urlencode({'code': code, **state})}#_"
 
     def exchange_code(self, form: dict[str, str]) -> dict[str, Any]:
-        """POST /oauth/access_token: a code for a short-lived token, in api.instagram.com's own
-        flat error envelope when it refuses."""
-        if form.get("client_id") != self.app_id or form.get("client_secret") != self.app_secret:
-            raise LoginError("Invalid client_id or client_secret")
+        """POST /oauth/access_token: a code for a short-lived token. As recorded, the answer is flat,
+        ``user_id`` (the app-scoped id) a bare JSON number above 2**53, with no ``permissions``; a
+        refusal is api.instagram.com's own flat envelope."""
+        if form.get("client_id") != self.app_id:
+            raise LoginError("Invalid platform app")
+        if form.get("client_secret") != self.app_secret:
+            raise LoginError("Error validating client secret")
         if form.get("grant_type") != "authorization_code":
             raise LoginError("Invalid grant_type: authorization_code is expected")
+        if self.code_refusal:
+            refusal, self.code_refusal = self.code_refusal, None
+            raise LoginError(refusal)
         code = self.codes.get(form.get("code", ""))
-        if code is None or code.used:
+        if code is None:
+            raise LoginError("Invalid authorization code")
+        if code.used:
             raise LoginError("This authorization code has been used")
         if _now() - code.issued_at > timedelta(hours=1):
             raise LoginError("This authorization code has expired")
         if form.get("redirect_uri") != code.redirect_uri:
             raise LoginError("Error validating verification code. Please make sure your redirect_uri is identical "
                              "to the one you used in the OAuth dialog request")  # fmt: skip
+        if not code.account.app_role:
+            raise LoginError("Insufficient developer role")
         code.used = True
-        token = self.short_lived_token(code.account)
-        answer = {"access_token": token, "user_id": int(code.account.app_scoped_id),
-                  "permissions": ",".join(code.permissions)}  # fmt: skip
-        return answer if self.flat_code_answer else {"data": [answer]}
+        token = self.short_lived_token(code.account, tuple(code.permissions))
+        answer: dict[str, Any] = {"access_token": token, "user_id": int(code.account.app_scoped_id)}
+        if self.lists_permissions:
+            answer["permissions"] = ",".join(code.permissions)
+        return {"data": [answer]} if self.wrapped_code_answer else answer
 
     # -- building accounts -------------------------------------------------
 
@@ -366,8 +400,16 @@ class FakeGraph:
                 return account, found
         raise GraphError(400, "Invalid OAuth access token - Cannot parse access token", 190)
 
+    def permitted(self, token: Token) -> None:
+        """Reading a profile or media needs instagram_business_basic; Meta says so with code 10."""
+        if BASIC not in token.permissions:
+            raise GraphError(400, "(#10) Application does not have permission for this action", 10)
+
     def media_page(self, base: str, version: str, path_id: str, params: dict[str, str], host: str) -> dict[str, Any]:
-        account, _ = self.token_owner(host, params.get("access_token"))
+        account, token = self.token_owner(host, params.get("access_token"))
+        self.permitted(token)
+        if path_id != account.ig_user_id and host == "instagram":  # as recorded: 100 and no subcode
+            raise GraphError(400, "Unsupported request - method type: get", 100)
         if path_id != account.ig_user_id:
             raise GraphError(
                 400,
@@ -423,7 +465,10 @@ class FakeGraph:
         if unknown:
             message = f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)"
             raise GraphError(400, message, 100)
-        return {f: values[f] for f in fields if values.get(f) is not None}
+        item = {f: values[f] for f in fields if f != "id" and values.get(f) is not None}
+        if values.get("id") is not None:
+            item["id"] = values["id"]  # last, asked for or not, as recorded answers have it
+        return item
 
     def refresh(self, params: dict[str, str]) -> dict[str, Any]:
         if params.get("grant_type") != "ig_refresh_token":
@@ -431,7 +476,7 @@ class FakeGraph:
         account, token = self.token_owner("instagram", params.get("access_token"))
         if _now() - token.issued_at < timedelta(hours=24):
             raise GraphError(400, "The access token must be at least 24 hours old to be refreshed", 100)
-        return self.issue(account, "IGAA")
+        return self.issue(account, "IGAA", token.permissions)
 
     def exchange_fb(self, params: dict[str, str]) -> dict[str, Any]:
         if params.get("grant_type") != "fb_exchange_token":
@@ -446,17 +491,22 @@ class FakeGraph:
             answer.pop("expires_in")
         return answer
 
-    def short_lived_token(self, account: FakeAccount) -> str:
+    def short_lived_token(self, account: FakeAccount, permissions: tuple[str, ...] = (BASIC,)) -> str:
         """What the Instagram login's OAuth step returns: valid for an hour, to be exchanged."""
         issued = _now()
-        token = Token(f"IGAA{secrets.token_hex(16)}", issued, issued + timedelta(hours=1), short_lived=True)
+        token = Token(f"IGAA{secrets.token_hex(16)}", issued, issued + timedelta(hours=1), short_lived=True,
+                      permissions=permissions)  # fmt: skip
         account.tokens[token.value] = token
         return token.value
 
     def me(self, params: dict[str, str]) -> dict[str, Any]:
-        account, _ = self.token_owner("instagram", params.get("access_token"))
+        """/me: a personal account has no professional id, so no ``user_id`` (recorded)."""
+        account, token = self.token_owner("instagram", params.get("access_token"))
+        self.permitted(token)
         values = {"id": account.app_scoped_id, "user_id": account.ig_user_id, "username": account.username,
                   "account_type": account.account_type}  # fmt: skip
+        if account.account_type == "PERSONAL":
+            values.pop("user_id")
         fields = params.get("fields", "id").split(",")
         me = {f: values[f] for f in fields if f in values}
         return {"data": [me]} if self.wrap_me else me
@@ -469,7 +519,7 @@ class FakeGraph:
         account, token = self.token_owner("instagram", params.get("access_token"))
         if not token.short_lived:
             raise GraphError(400, "Invalid parameter: the access token is not a short-lived token", 100)
-        return self.issue(account, "IGAA")
+        return self.issue(account, "IGAA", token.permissions)
 
     def profile(self, path_id: str, params: dict[str, str]) -> dict[str, Any]:
         account, _ = self.token_owner("facebook", params.get("access_token"))
@@ -477,13 +527,19 @@ class FakeGraph:
             raise GraphError(400, f"Unsupported get request. Object with ID '{path_id}' does not exist", 100, 33)
         return {"username": account.username, "id": account.ig_user_id}
 
-    def issue(self, account: FakeAccount, prefix: str) -> dict[str, Any]:
+    def issue(self, account: FakeAccount, prefix: str, permissions: tuple[str, ...] = (BASIC,)) -> dict[str, Any]:
         issued = _now()
-        token = Token(f"{prefix}{secrets.token_hex(16)}", issued, issued + TOKEN_LIFETIME)
+        token = Token(f"{prefix}{secrets.token_hex(16)}", issued, issued + TOKEN_LIFETIME, permissions=permissions)
         account.tokens[token.value] = token
         return {"access_token": token.value, "token_type": "bearer", "expires_in": int(TOKEN_LIFETIME.total_seconds())}
 
-    def usage_headers(self, account: FakeAccount | None) -> dict[str, str]:
+    def usage_headers(self, account: FakeAccount | None, host: str) -> dict[str, str]:
+        """Each host's usage headers as recorded: graph.instagram.com sends X-App-Usage spelt
+        {call_volume, cpu_time} (or none) and no business-use-case header."""
+        if host == "api":
+            return {}
+        if host == "instagram":
+            return {"X-App-Usage": json.dumps(self.instagram_usage)} if self.instagram_usage is not None else {}
         headers = {"X-App-Usage": json.dumps(self.app_usage)}
         if account is not None:
             usage = {"type": "instagram", **account.usage}
@@ -537,9 +593,9 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 else:
                     raise GraphError(400, f"Unknown path components: {parts.path}", 2500)
             except GraphError as exc:
-                self.send_json(exc.status, exc.envelope(), graph.usage_headers(account))
+                self.send_json(exc.status, exc.envelope(host), {**graph.usage_headers(account, host), **exc.headers()})
                 return
-            self.send_json(200, body, graph.usage_headers(account))
+            self.send_json(200, body, graph.usage_headers(account, host))
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             """api.instagram.com's code exchange; Meta answers any other POST here with an error."""
@@ -551,7 +607,7 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 self.send_raw(503, b"<html><body>Service Unavailable</body></html>", "text/html")
                 return
             if host != "api" or path.rstrip("/") != "/oauth/access_token":
-                self.send_json(400, GraphError(400, f"Unknown path components: {path}", 2500).envelope(), {})
+                self.send_json(400, GraphError(400, f"Unknown path components: {path}", 2500).envelope(host), {})
                 return
             try:
                 body = graph.exchange_code(form)
@@ -591,30 +647,31 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                     opts.get("message", "An unknown error occurred"),
                     opts.get("code", 1),
                     opts.get("subcode"),
-                    opts.get("type", "OAuthException"),
+                    opts.get("type"),
                 )
-                body = error.envelope()
+                body = error.envelope(host)
                 if opts.get("is_transient") is not None:
                     body["error"]["is_transient"] = opts["is_transient"]
-                headers = graph.usage_headers(account)
+                headers = {**graph.usage_headers(account, host), **error.headers()}
                 headers.update(opts.get("headers", {}))
                 self.send_json(error.status, body, headers)
                 return True
-            if fault.kind == "html":
-                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-                self.send_raw(opts.get("status", 502), page, "text/html", opts.get("headers", {}))
+            if fault.kind == "html":  # or any text that is not JSON, with its own content type
+                page = opts.get("text", "<html><body><h1>502 Bad Gateway</h1></body></html>").encode()
+                kind = opts.get("content_type", "text/html")
+                self.send_raw(opts.get("status", 502), page, kind, opts.get("headers", {}))
                 return True
             if fault.kind == "not_json":
                 self.send_raw(200, b'{"data": [{"id": "1", ', "application/json")
                 return True
             if fault.kind == "body":
-                self.send_json(opts.get("status", 200), opts["body"], graph.usage_headers(account))
+                self.send_json(opts.get("status", 200), opts["body"], graph.usage_headers(account, host))
                 return True
             if fault.kind == "foreign_next":
                 body = graph.media_page(base, "v25.0", account.ig_user_id, params, host)
                 query = urlsplit(body["paging"]["next"]).query
                 body["paging"]["next"] = f"{opts.get('origin', 'https://graph.example.net')}/v25.0/media?{query}"
-                self.send_json(200, body, graph.usage_headers(account))
+                self.send_json(200, body, graph.usage_headers(account, host))
                 return True
             raise ValueError(f"unknown fault {fault.kind}")
 

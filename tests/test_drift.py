@@ -83,7 +83,7 @@ def test_walk_whose_cursor_died_with_a_deleted_post_starts_again_and_completes(f
     result = run(MAX_PAGES_PER_ACCOUNT="4")
 
     assert result.status == 0, result.stderr
-    assert "Deleter: Meta no longer accepts the cursor of an unfinished walk" in result.stderr
+    assert "Deleter: Meta refused the saved cursor of an unfinished walk" in result.stderr
     assert "starts again from the top of the grid" in result.stderr
     assert "check the account's ig_user_id" not in result.stderr
     assert _all_stored_within(run, db, club, 3, MAX_PAGES_PER_ACCOUNT="4") <= 3

@@ -87,7 +87,7 @@ def test_the_address_may_be_pasted_without_its_trailing_marker(fake, db, run):
 
 def test_a_code_alone_links_with_a_name(fake, db, run):
     club = fake.add_account("codeonly", posts=1)
-    fake.flat_code_answer = True  # older apps: the answer not wrapped in data
+    fake.wrapped_code_answer = True  # as once documented: the answer in data
 
     result = run("add-account", "--code", fake.approve(club), "--name", "Code Only", "--priority", "3")
 

@@ -34,7 +34,7 @@ def test_add_account_exchanges_a_short_lived_token_and_prints_no_token(fake, db,
 
     assert result.status == 0, result.stderr
     me, exchange = fake.requests
-    assert (me.path, me.params["fields"]) == ("/v25.0/me", "user_id,username")
+    assert (me.path, me.params["fields"]) == ("/v25.0/me", "user_id,username,account_type")
     assert exchange.path == "/access_token"
     assert exchange.params["grant_type"] == "ig_exchange_token"
     assert exchange.params["client_secret"] == fake.app_secret
