@@ -276,9 +276,14 @@ class Config:
     sync_runs_keep_days: int
     stale_after: timedelta  # status warns when no run has finished for this long
     event_timezone: ZoneInfo  # captions are read in it: "tonight", "Fri 6pm"
+    event_date_order: str  # DMY or MDY: how 9/3 is read
     redirect_uri: str | None  # registered in the App Dashboard; Meta compares it byte for byte
     authorize_url: str  # where a club admin approves the app (Instagram's login window)
     instagram_api_url: str  # where an authorization code is exchanged for a token
+
+    @property
+    def event_locale(self) -> EventLocale:
+        return EventLocale(self.event_timezone, self.event_date_order)
 
 
 def _env_number(
@@ -315,6 +320,16 @@ def _env_timezone(env: dict[str, str], name: str, default: str) -> ZoneInfo:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{name} must be an IANA time zone such as {default}, got {value!r}") from None
+
+
+def _env_date_order(env: dict[str, str], name: str, zone: ZoneInfo) -> str:
+    """DMY or MDY; empty: the way the zone's place writes dates (month first in the Americas)."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default_date_order(zone)
+    if value.upper() not in ("DMY", "MDY"):
+        raise ConfigError(f"{name} must be DMY (9/3 is 9 March) or MDY (9/3 is September 3), got {value!r}")
+    return value.upper()
 
 
 def _env_redirect_uri(env: dict[str, str], name: str) -> str | None:
@@ -373,6 +388,7 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
     if not re.fullmatch(r"v\d+\.\d+", version):
         raise ConfigError(f"GRAPH_API_VERSION must look like v25.0, got {version!r}")
     backfill = (env.get("INITIAL_BACKFILL_DAYS") or "").strip()
+    event_timezone = _env_timezone(env, "EVENT_TIMEZONE", "Australia/Melbourne")
     config = Config(
         database_url=database_url,
         app_id=(env.get("INSTAGRAM_APP_ID") or "").strip() or None,
@@ -390,7 +406,8 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
         initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
         stale_after=timedelta(hours=_env_number(env, "STALE_AFTER_HOURS", "2", float, 0.01)),
-        event_timezone=_env_timezone(env, "EVENT_TIMEZONE", "Australia/Melbourne"),
+        event_timezone=event_timezone,
+        event_date_order=_env_date_order(env, "EVENT_DATE_ORDER", event_timezone),
         redirect_uri=_env_redirect_uri(env, "INSTAGRAM_REDIRECT_URI"),
         authorize_url=_env_base_url(env, "INSTAGRAM_AUTHORIZE_URL", "https://www.instagram.com"),
         instagram_api_url=_env_base_url(env, "INSTAGRAM_API_URL", "https://api.instagram.com"),
@@ -828,7 +845,22 @@ def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
 # Events from captions: pure text in, events out (no database, no HTTP)
 # ---------------------------------------------------------------------------
 
-EXTRACTOR_VERSION = 1  # bump when the rules change: stored events of older versions are derived again
+EXTRACTOR_VERSION = 2  # bump when the rules change: stored events of older versions are derived again
+
+
+@dataclass(frozen=True)
+class EventLocale:
+    """How captions are read: the zone "tonight" and "Fri 6pm" are in, and whether 9/3 is 9 March
+    (DMY) or September 3 (MDY)."""
+
+    tz: ZoneInfo
+    date_order: str = "DMY"
+
+
+def default_date_order(zone: ZoneInfo | str) -> str:
+    """Month first where clubs of the zone write it so (the Americas), day first elsewhere."""
+    name = zone if isinstance(zone, str) else zone.key
+    return "MDY" if name.startswith(("America/", "US/", "Canada/")) else "DMY"
 
 
 @dataclass(frozen=True)
@@ -883,6 +915,7 @@ class _Reading:
 
     text: str
     today: date  # the post's local date
+    month_first: bool = False  # EVENT_DATE_ORDER=MDY: 9/3 is September 3
     dates: list[_DateMention] = field(default_factory=list)
     times: list[_TimeMention] = field(default_factory=list)
 
@@ -1019,6 +1052,8 @@ def _parse_numeric_dates(reading: _Reading) -> None:
     text, today = reading.text, reading.today
     for m in _NUMERIC_DATE.finditer(text):
         day, sep, month, year = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+        if reading.month_first:
+            day, month = month, day
         before = text[max(0, m.start() - 20) : m.start()]
         if _NOT_A_DATE_BEFORE.search(before) or _NOT_A_DATE_AFTER.match(text, m.end()):
             continue
@@ -1234,7 +1269,8 @@ _NOT_AN_EVENT = re.compile(
     r"|cancel+ed|called off|postponed|no longer|not (?:running|happening)"
     r"|thank(?:s| you)\b[^.!?\n]*\b(?:came|coming|joined|joining|attended|voted|participated|made it"
     r"|showed up|turned up)"
-    r"|congrat\w*|last (?:night|week|weekend)|yesterday|recap|was (?:a|an|such|so)\b|were (?:so )?(?:amazing|awesome)"
+    r"|congrat\w*|last (?:night|week|weekend)|yesterday|(?:\w+ )?(?:days?|weeks?|months?) ago|recap"
+    r"|was (?:a|an|such|so)\b|were (?:so )?(?:amazing|awesome)"
     r"|open(?:s|ing)? (?:\d|from|until|till|daily|weekdays|hours)|(?:opening|office|club ?room|room) hours|results"
     r"|happy (?:birthday|bday)|\bborn\b"
     r"|(?:semester|sem|term|trimester|exams?|classes|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
@@ -1409,17 +1445,22 @@ def _announces_something(text: str, event: Event) -> bool:
     return not event.all_day or event.venue is not None or bool(_EVENT_WORDS.search(text))
 
 
-def extract_events(caption: str | None, posted_at: datetime, tz: ZoneInfo | str = "Australia/Melbourne") -> list[Event]:
-    """The upcoming events a caption announces, read against the post's local time in ``tz``."""
+def extract_events(
+    caption: str | None, posted_at: datetime, tz: ZoneInfo | str = "Australia/Melbourne", date_order: str | None = None
+) -> list[Event]:
+    """The upcoming events a caption announces, read against the post's local time in ``tz``, its
+    numeric dates in ``date_order`` (DMY or MDY; None: as the zone's place writes them)."""
     if not caption:
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date())
+    month_first = (date_order or default_date_order(zone)) == "MDY"
+    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date(), month_first)
     for step in _STEPS:
         step(reading)
     events: list[Event] = []
     for block in _blocks(reading):
-        venue, title = _venue(reading.text, block), _title(reading.text, block)
+        venue = _venue(reading.text, block)
+        title = _title(reading.text, block, venue)
         for index, mention in enumerate(block.dates):
             times = _times_for(block, mention, index)
             days = list(mention.days)
@@ -1439,14 +1480,14 @@ _MAY_NAME_A_DAY = re.compile(
 )
 
 
-def events_of(posts: list[Post], tz: ZoneInfo) -> list[tuple[str, Event]]:
+def events_of(posts: list[Post], locale: EventLocale) -> list[tuple[str, Event]]:
     """The events of each post, with its media_id. A caption that names no day at all is passed over
     with one search, which keeps a backfill of thousands of posts about as fast as without events."""
     return [
         (post.media_id, event)
         for post in posts
         if post.caption and _MAY_NAME_A_DAY.search(post.caption)
-        for event in extract_events(post.caption, post.timestamp, tz)
+        for event in extract_events(post.caption, post.timestamp, locale.tz, locale.date_order)
     ]
 
 
@@ -1583,24 +1624,172 @@ def _is_when(text: str, pos: int, block: _Block) -> bool:
     )
 
 
-def _title(text: str, block: _Block) -> str | None:
-    """A short name for the event: the block's first words that are not a day, a time or a place."""
+_EMOJI = r"\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u2300-\u23FF"
+_TITLE_LINE = re.compile(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
+_TITLE_SPLIT = re.compile(rf"{_TITLE_LINE.pattern}|[,;()]")
+_GREETING = re.compile(
+    r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
+    r"|attention|happy \w+day|g'?day|yo|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
+    re.I,
+)
+_HYPE = re.compile(
+    r"(?:(?:big|exciting|huge|great|some|important|breaking|special|fun|good) (?:news|announce?ment)"
+    r"|(?:event|important|quick) (?:announce?ment|alert|update|reminder)|announce?ment|(?:friendly )?reminder"
+    r"|(?:(?:our )?upcoming|new|next|this week'?s?) events?|save the date|mark your calendars?|alert|update|psa"
+    r"|news|it'?s (?:here|back|happening|time|official)|guess what|don'?t miss (?:out|it)|coming soon|last chance"
+    r"|we'?re back|you'?re invited|(?:are you )?ready|ICYMI|FYI|heads up|hear ye|sneak peek|stay tuned"
+    r"|(?:see|meet|catch) (?:you|u|ya)(?: there| soon)?|join us|come along|details|info|tickets?|free|rsvp|register now"
+    r"|(?:link|more) in (?:our )?bio|new date|date|time|when|where|location|venue|place|cost|price)\W*$",
+    re.I,
+)
+_NOT_A_NAME_START = re.compile(
+    r"(?:join|come|don'?t|do|we|we'?re|we'?ll|we'?ve|i|i'?m|it|it'?s|this|that|there|here|get|want|looking|check"
+    r"|make|drop|mark|sign|grab|bring|see|thank|thanks|enjoy|let'?s|have|did|are|is|can|will|you|your|if|so"
+    r"|just|who|what|why|how|when|where|swipe|tag|follow|click|head|stop|pull|find|swing|spots|registration"
+    r"|tickets?|doors|free|only|all|everyone|anyone|please|remember|hope|in|on|for|to|with|from|and|or|but)\b",
+    re.I,
+)
+_INVITATION = re.compile(
+    r"\b(?:join(?:ing)? us (?:for|at|in)|come (?:along |out |by |down )?(?:to|for|join)|join(?= our| the| an? )"
+    r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|sign up for|attend)\s+",
+    re.I,
+)
+_INTRO = re.compile(
+    r"^(?:(?:dive|delve|step|jump) into(?: the world of)?|get ready for|introducing|presenting|announcing"
+    r"|welcome to"
+    r"|(?:is|are|will be)(?=\s+(?:our|the|an?)\b)|(?:for|at|to)(?=\s+(?-i:[A-Z])))\s+",
+    re.I,
+)
+_LEADING = re.compile(
+    r"^(?:(?:a|an|the|our|their|its|my|this|next|another|annual|special|ultimate|exciting|amazing|awesome|fun"
+    r"|inspiring|upcoming|first|new|big|huge|epic|exclusive|free|semesterly|yearly|very own|official"
+    r"|much[- ]anticipated"
+    r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day'?s|tonight'?s|today'?s|tomorrow'?s|this week'?s)\s+)+",
+    re.I,
+)
+_TRAILING = re.compile(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
+_GENERIC = re.compile(
+    r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
+    r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?)(?: of the \w+)?",
+    re.I,
+)
+_TITLE_CUT = re.compile(
+    r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
+    r"|in\b|from|\d|postponed|cancel|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
+    r"|on|at|@|this|next|every|each|starting|starts|begins|kicks off|tonight|today"
+    r"|tomorrow|tmrw|from|happening|coming|returns|till|until|where|when|which|that"
+    r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
+    re.I,
+)
+_A_SENTENCE = re.compile(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
+_DATE_WORDS = re.compile(
+    rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|night|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
+    re.I,
+)
+
+
+def _title(text: str, block: _Block, venue: str | None) -> str | None:
+    """The event's name as a student reads it in a feed: a labelled or quoted name, the headline,
+    the name an invitation gives, or the words beside the day; never a greeting, a hype line or a
+    label, and without the day, time or place."""
     part = text[block.start : block.stop]
-    for chunk in re.split(r"[\n.!?,:|]|[\U0001F000-\U0001FAFF\u2600-\u27BF]|\s-\s", part):
-        words = re.sub(
-            rf"\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|on|at|the|\d[\d/.:apm-]*)\b",
-            " ",
-            chunk,
-            flags=re.I,
-        )
-        words = " ".join(words.split())
-        if (
-            len(words) >= 4
-            and not _NOT_AN_EVENT.search(chunk)
-            and not re.match(r"(?:new date|date|time|location|venue|where|when)$", words, re.I)
-        ):
-            return chunk.strip()[:80]
+    if venue:
+        part = _blanked(part, re.escape(venue))
+    marks = sorted((m.pos - block.start, m.stop - block.start) for m in [*block.dates, *block.times])
+    for finder in (_labelled_title, _quoted_title):
+        found = finder(part)
+        if found:
+            return found
+    chunks = _title_chunks(part, marks)
+    for chunk, _ in [c for c in chunks if c[1]][:3]:
+        name = _name_in(chunk, headline=True)
+        if name:
+            return name
+    for m in _INVITATION.finditer(part):
+        name = _name_in(_cut_at_marks(part, m.end(), marks))
+        if name:
+            return name
+    for chunk, _ in chunks:
+        name = _name_in(chunk)
+        if name:
+            return name
     return None
+
+
+def _labelled_title(part: str) -> str | None:
+    m = re.search(r"(?:^|\n)\W*(?:what|event|title)\s*:\s*([^\n]+)", part, re.I)
+    return _name_in(m.group(1)) if m else None
+
+
+def _quoted_title(part: str) -> str | None:
+    m = re.search(r"(?:[\"\u201c]|(?<!\w)')([A-Z][^\"\u201c\u201d\n]{2,70}?)(?:[\"\u201d]|'(?!\w))", part)
+    if not m or len(m.group(1).split()) < 2:
+        return None
+    return _cased(re.split(r":\s", m.group(1))[0].strip(" .,!:;-"))  # "Path to Serenity: Practical Ways…"
+
+
+def _cut_at_marks(part: str, pos: int, marks: list[tuple[int, int]]) -> str:
+    """The text from pos up to the next day or time said."""
+    stop = min((a for a, _ in marks if a >= pos), default=len(part))
+    return part[pos:stop]
+
+
+def _blanked(text: str, pattern: str) -> str:
+    """The text with what matches blanked out, its length kept (so that spans still point right)."""
+    return re.sub(pattern, lambda m: "\n" + " " * (len(m.group()) - 1), text)
+
+
+def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """The phrases of a block, each cut where a day or time is said (they are not part of a name),
+    with whether it starts a line, a sentence or the part after a day (where a headline may stand)."""
+    part = _blanked(part, r"[^.!?\n]*\?+|https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*")  # questions, links
+    chunks, pos = [], 0
+    for a, b in [*marks, (len(part), len(part))]:
+        for line in _TITLE_LINE.split(part[pos:a]):
+            pieces = [c.strip() for c in re.split(r"[,;()]", line or "") if c.strip()]
+            chunks += [(c, n == 0) for n, c in enumerate(pieces)]
+        pos = max(pos, b)
+    return chunks
+
+
+def _name_in(chunk: str, *, headline: bool = False) -> str | None:
+    """A name in a phrase: cut where a sentence goes on, stripped of articles and hype, or None.
+    A headline must look like a name: short, not a sentence, not led by a verb or a pronoun."""
+    chunk = re.split(_TITLE_SPLIT, chunk, maxsplit=1)[0].strip(" '\"*-")
+    chunk = re.sub(r"\s+(?:is|are|will be|was|'s)\s*$", "", chunk, flags=re.I)  # "X is" before the day said
+    chunk = _INTRO.sub("", chunk)
+    if not re.search(r"[A-Za-z]", chunk) or _GREETING.match(chunk) or _HYPE.fullmatch(chunk.strip()):
+        return None
+    if headline and len(chunk.split()) > 10:
+        return None
+    if _NOT_A_NAME_START.match(chunk):
+        return None
+    name = _TITLE_CUT.split(chunk, maxsplit=1)[0]
+    if headline and (_A_SENTENCE.search(f" {name} ") or re.fullmatch(r"\S+(?: (?-i:[a-z])\S*){3,}", name)):
+        return None  # a sentence, not a name: "The lineup fills up fast"
+    name = _LEADING.sub("", name).strip(" '\"*-&")
+    while (shorter := _TRAILING.sub("", name, count=1)) != name and " " in shorter:
+        name = shorter  # "Networking Event Alert" is the Networking Event
+    words = name.split()
+    if not words or len(name) < 3 or _HYPE.fullmatch(name) or _NOT_AN_EVENT.search(name):
+        return None
+    if _DATE_WORDS.fullmatch(name) or _GENERIC.fullmatch(name):
+        return None
+    if headline and (len(words) > 8 or re.fullmatch(r"(?:the )?[a-z]+", name)):
+        return None
+    return _cased(" ".join(words[:8]))
+
+
+def _cased(name: str) -> str:
+    """Shouting (or all lower case) becomes Title Case; a name written with care is kept."""
+    letters = [c for c in name if c.isalpha()]
+    if len(name.split()) == 1 and len(letters) <= 4:
+        return name  # BBQ, AGM
+    if letters and (all(c.isupper() for c in letters) or all(c.islower() for c in letters)):
+        small = {"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
+        words = name.lower().split()
+        return " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
+    return name[:1].upper() + name[1:]
 
 
 # ---------------------------------------------------------------------------
@@ -2201,11 +2390,11 @@ def _stale_posts(conn: psycopg.Connection, ig_user_id: str, after: str, everythi
     ).fetchall()  # fmt: skip
 
 
-def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[Any, ...]], tz: ZoneInfo) -> int:
+def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[Any, ...]], locale: EventLocale) -> int:
     """Derive the events of these posts again and put them in place of the old ones; a deleted post
     keeps none. Part of the caller's transaction. Returns how many events there are now."""
     posts = [Post(media_id, caption, None, None, None, moment) for media_id, caption, moment, gone in rows if not gone]
-    events = events_of(posts, tz)
+    events = events_of(posts, locale)
     ids = [r[0] for r in rows]
     conn.execute("DELETE FROM instagram_events WHERE media_id = ANY(%s)", (ids,))
     conn.execute(
@@ -2222,7 +2411,12 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
 
 
 def rederive_account_events(
-    conn: psycopg.Connection, ig_user_id: str, tz: ZoneInfo, *, everything: bool = False, lock_id: int | None = None
+    conn: psycopg.Connection,
+    ig_user_id: str,
+    locale: EventLocale,
+    *,
+    everything: bool = False,
+    lock_id: int | None = None,
 ) -> tuple[int, int] | None:
     """Bring one account's events up to date, a batch per transaction, so that a crash leaves whole
     batches done and the rest still marked stale. ``lock_id`` takes the lock a sync holds on the
@@ -2239,7 +2433,7 @@ def rederive_account_events(
             rows = _stale_posts(conn, ig_user_id, after, everything)
             if not rows:
                 return posts, events
-            events += replace_events(conn, ig_user_id, rows, tz)
+            events += replace_events(conn, ig_user_id, rows, locale)
         posts += len(rows)
         after = rows[-1][0]
 
@@ -2496,7 +2690,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
         refused_host = page.refused_host
         posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
         write = PageWrite(posts, page.seen, _coverage(page, walk), walks,
-                          events_of(posts, sync.config.event_timezone))  # fmt: skip
+                          events_of(posts, sync.config.event_locale))  # fmt: skip
         change = sync.save(account, write)
         inserted, updated, deleted = inserted + change.inserted, updated + change.updated, deleted + change.deleted
         sync.new_events += [(account.account_name, event) for event in change.new_events]
@@ -2592,7 +2786,7 @@ def _bring_events_up_to_date(sync: Sync, presence: RunPresence) -> None:
     for ig_user_id, account_id, name in accounts_with_stale_events(sync.conn, everything=False):
         if account_id is not None and not presence.lock_account(account_id):
             continue
-        done = rederive_account_events(sync.conn, ig_user_id, sync.config.event_timezone)
+        done = rederive_account_events(sync.conn, ig_user_id, sync.config.event_locale)
         if done and done[0]:
             log.info("Derived the events of %d posts of %s again: %d events", done[0], name, done[1])
 
@@ -3451,10 +3645,10 @@ def _status_text(accounts: list[dict[str, Any]], runs: list[dict[str, Any]]) -> 
 def _command_parse_caption(args: argparse.Namespace, config: Config) -> int:
     """One caption from --caption, or JSON lines from stdin; one JSON line out for each, in order.
     A line that cannot be read is named on stderr, answered with no events, and makes the exit 1."""
-    tz = config.event_timezone
+    locale = config.event_locale
     if args.caption is not None:
         posted_at = args.posted_at or datetime.now(timezone.utc)
-        print(json.dumps(_caption_result(None, args.caption, posted_at, tz), ensure_ascii=False))
+        print(json.dumps(_caption_result(None, args.caption, posted_at, locale), ensure_ascii=False))
         return 0
     failed = 0
     for number, line in enumerate(sys.stdin, 1):
@@ -3467,7 +3661,7 @@ def _command_parse_caption(args: argparse.Namespace, config: Config) -> int:
                 raise ValueError("not a JSON object")
             item_id = item.get("id")
             posted_at = _moment(str(item.get("posted_at") or ""))
-            result = _caption_result(item_id, item.get("caption"), posted_at, tz)
+            result = _caption_result(item_id, item.get("caption"), posted_at, locale)
         except (ValueError, argparse.ArgumentTypeError) as exc:
             failed += 1
             log.error('line %d: %s; expected {"id", "caption", "posted_at"}', number, exc)
@@ -3477,9 +3671,10 @@ def _command_parse_caption(args: argparse.Namespace, config: Config) -> int:
     return 1 if failed else 0
 
 
-def _caption_result(item_id: Any, caption: Any, posted_at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+def _caption_result(item_id: Any, caption: Any, posted_at: datetime, locale: EventLocale) -> dict[str, Any]:
     text = caption if isinstance(caption, str) else None
-    return {"id": item_id, "events": [e.to_json() for e in extract_events(text, posted_at, tz)]}
+    events = extract_events(text, posted_at, locale.tz, locale.date_order)
+    return {"id": item_id, "events": [e.to_json() for e in events]}
 
 
 def _command_extract_events(args: argparse.Namespace, config: Config) -> int:
@@ -3491,7 +3686,7 @@ def _command_extract_events(args: argparse.Namespace, config: Config) -> int:
         total_posts = total_events = busy = 0
         for number, (ig_user_id, account_id, name) in enumerate(accounts, 1):
             done = rederive_account_events(
-                conn, ig_user_id, config.event_timezone, everything=args.all, lock_id=account_id
+                conn, ig_user_id, config.event_locale, everything=args.all, lock_id=account_id
             )
             if done is None:
                 busy += 1
