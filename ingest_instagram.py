@@ -1471,7 +1471,25 @@ def extract_events(
                 event = Event(start, end, all_day, venue, title)
                 if event not in events and _announces_something(reading.text, event):
                     events.append(event)
-    return events
+    return _one_event_named_twice(events)
+
+
+def _one_event_named_twice(events: list[Event]) -> list[Event]:
+    """ "See you on April 4th!" and, further down, "📅 Thursday, April 4 ⏰ 6-8pm" are one event: a
+    day said without a time where the caption also gives that day a time, or the same day and
+    start said twice, is one event, with the time, and with a venue and title from either (the
+    first mention's title: it is usually the headline)."""
+    merged: list[Event] = []
+    for event in events:
+        day = event.starts_at.date()
+        twin = next((m for m in merged if m.starts_at.date() == day
+                     and (m.all_day or event.all_day or m.starts_at == event.starts_at)), None)  # fmt: skip
+        if twin is None:
+            merged.append(event)
+            continue
+        timed, other = (event, twin) if twin.all_day and not event.all_day else (twin, event)
+        merged[merged.index(twin)] = replace(timed, venue=timed.venue or other.venue, title=twin.title or event.title)
+    return merged
 
 
 _MAY_NAME_A_DAY = re.compile(
@@ -1510,10 +1528,23 @@ _STEPS: list[Callable[[_Reading], None]] = [
 
 _PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|instagram live|ig live|online)"
 _VENUE_STOP = re.compile(
-    r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|]\s|\(|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
-    r"|\s(?:for|with|to)\s+(?=(?-i:[a-z]))"
-    r"|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring"
-    r"|byo|free|tickets?|rsvp|link|due)\b)",
+    r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|•·]\s|[•·|]|\(|#|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
+    r"|(?<=\d)(?=(?-i:[A-Z][a-z]))|(?<=(?-i:[a-z]{3}))(?=(?-i:[A-Z][a-z]))"  # glued: "Room 210Bring", "MooseJoin"
+    r"|\s(?:with|to)\s+(?=(?-i:[a-z]))|(?<!centre)(?<!center)(?<!institute)(?<!school)(?<!society)(?<!faculty)\sfor\s"
+    r"|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring|every|each|between"
+    r"|starting|starts?|begins?|tonight|today|tomorrow|tmrw|byo|free|tickets?|rsvp|link|due|at(?=\s+\d)"
+    r"|or (?=send|dm|email|message|call|text))\b)",
+    re.I,
+)
+_NOT_A_VENUE = re.compile(
+    rf"(?:the\s+)?(?:(?:book|gospel|letter|epistle|world|spirit|name|life|glory|word) of\b|(?:to|until|till|from)\s"
+    rf"|{_MON}\b\s*\d|{_WD}\b|(?:ukraine|palestine|gaza|israel|iran|sudan|congo|lebanon|syria)\b)",
+    re.I,
+)
+_LABEL = re.compile(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
+_ROOM_CODE = re.compile(
+    rf"\b(?!(?:{_MON}|{_WD}|volume|vol|week|term|year|level|grade|top|covid|fall|spring|summer|winter|season|room|rm"
+    rf"|no|number|chapter|part|round|step|day|phase|section)\b)(?-i:[A-Z][A-Za-z]{{1,9}})\s?\d{{1,4}}[A-Z]?\b(?!\s*(?:%|pm|am|:))",
     re.I,
 )
 _PLACE_TAIL = re.compile(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
@@ -1536,7 +1567,7 @@ def _venue_text(text: str, pos: int) -> str | None:
         break
     venue = text[pos:end].strip(" :,-'\"*")
     venue = re.sub(r"\s+(?:again|as usual|as always|tonight|today|tomorrow)$", "", venue, flags=re.I)
-    if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue):
+    if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue) or _NOT_A_VENUE.match(venue):
         return None
     return venue
 
@@ -1549,9 +1580,13 @@ def _venue(text: str, block: _Block) -> str | None:
     for pattern in (r"📍\s*", r"\b(?:location|venue|where|place)\s*[:\-]\s*"):
         m = re.search(pattern, part, re.I)
         if m:
-            venue = _venue_line(text, base + m.end())
+            label = _LABEL.match(text, base + m.end())
+            venue = _venue_line(text, label.end() if label else base + m.end())
             if venue:
                 return venue
+    m = re.search(r"\b(?:at|@)\s*@([\w.]+)", part)  # "at @thebluebarpub": the handle names the place
+    if m:
+        return m.group(1).rstrip(".")
     trip = re.search(r"\b(?:trip|excursion|getaway|camp|retreat|heading|headed|going|off)\s+to\s+(?=[A-Z])", part)
     if trip:
         venue = _venue_text(text, base + trip.end())
@@ -1570,9 +1605,16 @@ def _venue(text: str, block: _Block) -> str | None:
     venue = _segment_venue(text, block)
     if venue:
         return venue
-    m = re.search(rf"\b(?:on|via)\s+({_PLATFORMS})\b", part, re.I)
+    m = re.search(rf"\b(?:on|via|online\s*:?)\s+({_PLATFORMS})\b", part, re.I)
     if m:
         return m.group(1)
+    m = re.search(rf"\bin\s+(the\s+(?:[\w'-]+\s+){{0,4}}?(?:{_PLACE_NOUNS}))\b", part, re.I)
+    if m and not _is_when(text, base + m.start(1), block):  # "in the event space", "in the first floor E7 ideas clinic"
+        return m.group(1)
+    for m in _ROOM_CODE.finditer(part):  # "PHYS 145", "MC 3034", "Nest 2311", beside the day or time
+        near = any(abs(base + m.start() - w.pos) < 60 for w in [*block.dates, *block.times])
+        if near and not _is_when(text, base + m.start(), block):
+            return m.group()
     m = re.search(r"\b(?:in|outside|inside|near|behind|opposite|in front of|from)\s+(?=(?:the\s+)?[A-Z])", part)
     if m and not _is_when(text, base + m.end(), block):
         venue = _venue_text(text, base + m.end())
@@ -1588,6 +1630,8 @@ def _venue(text: str, block: _Block) -> str | None:
 _PLACE_NOUNS = (
     r"level|room|rm|hall|house|building|centre|center|lawn|library|theatre|theater|court|quad|park|hotel|bar|pub"
     r"|cafe|café|studio|gardens?|oval|pavilion|lounge|rooftop|courtyard|auditorium|gym|pool|beach|pier|wharf"
+    r"|space|clinic|commons|atrium|ballroom|foyer|arena|field|rink|stadium|chapel|church|cafeteria|kitchen"
+    r"|classroom|basement|plaza|square|hub|makerspace|office|station|terrace|deck"
 )
 _PLACE_WORD = re.compile(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
 _PLACE_LINE = re.compile(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
@@ -1611,9 +1655,11 @@ def _segment_venue(text: str, block: _Block) -> str | None:
 
 
 def _venue_line(text: str, pos: int) -> str | None:
+    """The rest of a labelled line ("📍 Union House, Level 1"), up to where other words are glued on."""
     end = text.find("\n", pos)
     line = text[pos : end if end != -1 else len(text)]
-    line = re.split(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]|(?<!\d)[.!?](?!\d)", line)[0]
+    line = re.split(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]|(?<!\d)[.!?](?!\d)|#|,\s*link\b|(?<=\d)(?=(?-i:[A-Z][a-z]))"
+                    r"|(?<=(?-i:[a-z]{3}))(?=(?-i:[A-Z][a-z]))", line, flags=re.I)[0]  # fmt: skip
     return line.strip(" :,-") or None
 
 
