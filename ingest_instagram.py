@@ -949,12 +949,21 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
 
 
+_GLUED_LABEL = re.compile(
+    r"(?<=[\w)!?.])[ \t]*(?=(?-i:Date|Time|When|Where|Location|Venue|Place|Cost|Price|Address)\s*:)"
+    r"|[ \t]*(?=[📅🗓📆⏰🕒🕐🕑🕓🕔🕕🕖🕗🕘🕙🕚🕛⌚📍])",
+)
+
+
 def _normalise(caption: str) -> str:
     """One spelling for what captions write many ways: dashes, quotes, spaces; emoji variation
-    selectors and joiners dropped. Every later step reads (and keeps spans in) this text."""
+    selectors, joiners and invisible marks dropped. A field label (Date:, Where:, 📅, 📍) starts a
+    line of its own even where the caption lost its line breaks ("6 to 8 pmWhere: Room 210").
+    Every later step reads (and keeps spans in) this text."""
     table = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2019": "'", "\u2018": "'",
-                           "\u00a0": " ", "\u202f": " ", "\uff1a": ":", "\ufe0f": None, "\u200d": None})  # fmt: skip
-    return caption.translate(table)
+                           "\u00a0": " ", "\u202f": " ", "\uff1a": ":", "\ufe0f": None, "\u200d": None,
+                           "\u2060": None, "\u200b": None, "\ufeff": None})  # fmt: skip
+    return _GLUED_LABEL.sub("\n", caption.translate(table))
 
 
 def _day_in_year(year: int, month: int, day: int) -> date | None:
@@ -1005,33 +1014,36 @@ _NAMED_DATE = re.compile(
     rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?",
     re.I,
 )
-_MONTH_FIRST_DATE = re.compile(rf"\b(?P<month>{_MON})\.?\s+(?P<day>{_DAY})\b(?:,?\s*(?P<year>20\d\d))?", re.I)
+_MONTH_FIRST_DATE = re.compile(
+    rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*(?:{_MON}\.?\s+)?{_DAY}\b)*)"
+    rf"\b(?:,?\s*(?P<year>20\d\d))?",
+    re.I,
+)
 
 
 def _parse_named_dates(reading: _Reading) -> None:
     """Day-month with the month named, alone or in lists and ranges: "16 May", "Sat 10 Jan",
     "Wed 29 & Thu 30 July", "Fri 6 - Sun 8 November", "6-8 Nov 2026", and month-first "May 16th"."""
-    text, today = reading.text, reading.today
+    text = reading.text
     for m in _NAMED_DATE.finditer(text):
-        month = _MONTHS[m.group("month").lower()]
-        numbers = [int(n) for n in re.findall(r"(\d{1,2})(?:st|nd|rd|th)?", m.group("days"))]
-        ranged = bool(re.search(r"\d\s*(?:[a-z]*\s*)?(?:-|to|till|until)\s*", m.group("days"), re.I))
-        days = [_dated(today, month, n, _year(m.group("year"))) for n in numbers]
-        days = [d for d in days if d]
-        if not days:
-            continue
-        multi = ranged and len(days) == 2 and days[1] > days[0]
         weekday = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else None
-        reading.dates.append(
-            _DateMention(m.start(), m.end(), days[:1] if multi else days, True, weekday, multi_day=multi)
-        )
+        _add_day_list(reading, m, _MONTHS[m.group("month").lower()], weekday)
     for m in _MONTH_FIRST_DATE.finditer(text):
         if m.group("month").lower() == "may" and not m.group("month")[0].isupper():
             continue
-        day = _dated(today, _MONTHS[m.group("month").lower()], int(re.match(r"\d+", m.group("day")).group()),
-                     _year(m.group("year")))  # fmt: skip
-        if day:
-            reading.dates.append(_DateMention(m.start(), m.end(), [day], True, _weekday_before(text, m.start())))
+        _add_day_list(reading, m, _MONTHS[m.group("month").lower()], _weekday_before(text, m.start()))
+
+
+def _add_day_list(reading: _Reading, m: re.Match[str], month: int, weekday: int | None) -> None:
+    """Days that share a month: a list ("Feb 9th and 10th", "Sept 5, 12, 19") is a day each; a range
+    ("6-8 Nov", "March 2 - 3") is one event on its first day."""
+    numbers = [int(n) for n in re.findall(r"(?<![\d:])(\d{1,2})(?:st|nd|rd|th)?\b", m.group("days"))]
+    ranged = bool(re.search(r"\d\s*(?:[a-z]*\s*)?(?:-|to|till|until|through|thru)\s*", m.group("days"), re.I))
+    days = [d for n in numbers if (d := _dated(reading.today, month, n, _year(m.group("year"))))]
+    if not days:
+        return
+    multi = ranged and len(days) == 2 and days[1] > days[0]
+    reading.dates.append(_DateMention(m.start(), m.end(), days[:1] if multi else days, True, weekday, multi_day=multi))
 
 
 def _dated(today: date, month: int, day: int, year: int | None) -> date | None:
@@ -1066,7 +1078,7 @@ def _parse_numeric_dates(reading: _Reading) -> None:
 
 
 _WEEKDAY_MENTION = re.compile(
-    rf"\b(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?\s*(?P<wd>{_WD})\b(?P<plural>s)?",
+    rf"\b(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?\s*(?P<wd>{_WD})(?P<plural>s)?\b",
     re.I,
 )
 
@@ -1096,6 +1108,75 @@ def _parse_relative_dates(reading: _Reading) -> None:
         series = lead in ("every", "each") or bool(m.group("plural") and lead != "next")
         reading.dates.append(_DateMention(m.start("wd") if not lead else m.start(), m.end(), [day], False, weekday,
                                           series=series))  # fmt: skip
+
+
+_BARE_ORDINAL = re.compile(
+    rf"\b(?:on|from|the)\s+(?:the\s+)?(?P<a>[12]?\d|3[01])(?:st|nd|rd|th)\b(?!\s*(?:of\s+)?{_MON}\b)"
+    rf"(?:\s*(?:-|to|till|until)\s*(?:the\s+)?(?P<b>[12]?\d|3[01])(?:st|nd|rd|th)?\b)?",
+    re.I,
+)
+
+
+def _parse_bare_ordinals(reading: _Reading) -> None:
+    """ "on the 19th", "from the 14th-18th": a day of this month, or of the next once it has passed."""
+    today = reading.today
+    for m in _BARE_ORDINAL.finditer(reading.text):
+        month_start = today.replace(day=1)
+        day = _day_in_year(today.year, today.month, int(m.group("a")))
+        if day is None or day < today:
+            following = (month_start + timedelta(days=32)).replace(day=1)
+            day = _day_in_year(following.year, following.month, int(m.group("a")))
+        if day:
+            reading.dates.append(_DateMention(m.start(), m.end(), [day], True, multi_day=bool(m.group("b"))))
+
+
+_NUMBER_WORDS = {
+    "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "twenty": 20, "thirty": 30,
+}  # fmt: skip
+_COUNTDOWN = re.compile(
+    r"\b(?:(?:just|only)\s+)?(?P<n>\d{1,2}|one|a|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen"
+    r"|twenty|thirty)\s+(?P<unit>days?|weeks?|sleeps?)\s+(?:until|till|til|to go|away|left|from (?:today|now))"
+    r"|\bin\s+(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|fourteen)\s+(?P<unit2>days|weeks)\b"
+    r"|\b(?:a\s+)?(?P<fortnight>fortnight)\s+(?:from (?:today|now)|to go|away)",
+    re.I,
+)
+
+
+def _parse_countdowns(reading: _Reading) -> None:
+    """ "just 3 days until Holi", "FOUR DAYS to go", "two weeks from today", "in ten days": a day."""
+    for m in _COUNTDOWN.finditer(reading.text):
+        raw = (m.group("n") or m.group("n2") or "14").lower()
+        count = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
+        unit = (m.group("unit") or m.group("unit2") or "days").lower()
+        days = count * 7 if unit.startswith("week") else count
+        reading.dates.append(_DateMention(m.start(), m.end(), [reading.today + timedelta(days=days)], False))
+
+
+_SERIES_BOUND = re.compile(
+    rf"\s*(?:in|of|during|throughout|for)\s+(?:the\s+month\s+of\s+)?(?P<month>{_MON})\b|\s*(?P<this>this month)",
+    re.I,
+)
+
+
+def _bound_series(reading: _Reading) -> None:
+    """ "every Thursday in March", "Tuesdays this month": every session inside the bound, each
+    required; "each weekday next week": Monday to Friday of that week."""
+    today = reading.today
+    for mention in reading.dates:
+        bound = _SERIES_BOUND.match(reading.text, mention.stop) if mention.series else None
+        if bound and mention.weekday is not None:
+            month = _MONTHS[bound.group("month").lower()] if bound.group("month") else today.month
+            first = date(today.year + (month < today.month), month, 1)
+            month_days = [first + timedelta(days=n) for n in range(31) if (first + timedelta(days=n)).month == month]
+            mention.days = [d for d in month_days if d.weekday() == mention.weekday and d >= today]
+            mention.series, mention.stop = False, bound.end()
+    for m in re.finditer(
+        r"\b(?:each|every)\s+(?:week\s*day|weekday)\s+(?P<when>next|this)\s+week\b", reading.text, re.I
+    ):
+        monday = reading.today - timedelta(days=reading.today.weekday())
+        monday += timedelta(weeks=1) if m.group("when").lower() == "next" else timedelta(0)
+        reading.dates.append(_DateMention(m.start(), m.end(), [monday + timedelta(days=n) for n in range(5)], True))
 
 
 def _is_a_day(word: str, text: str, stop: int) -> bool:
@@ -1272,10 +1353,16 @@ _NOT_AN_EVENT = re.compile(
     r"|congrat\w*|last (?:night|week|weekend)|yesterday|(?:\w+ )?(?:days?|weeks?|months?) ago|recap"
     r"|was (?:a|an|such|so)\b|were (?:so )?(?:amazing|awesome)"
     r"|open(?:s|ing)? (?:\d|from|until|till|daily|weekdays|hours)|(?:opening|office|club ?room|room) hours|results"
-    r"|happy (?:birthday|bday)|\bborn\b"
+    r"|happy (?:birthday|bday)|\bborn\b|merch(?:andise)?|(?:hoodies?|t-?shirts?|tees|jerseys?|tote bags?|stickers)"
+    r" (?:are )?(?:now )?(?:available|in stock|on sale|dropp?ing|drop|launch\w*)"
+    r"|(?:will be|to be|gets?|being|are|is) (?:revealed|announced|unveiled|released|drawn|picked)"
+    r"|(?:received|receives?|won|wins|was given|been given|awarded) (?:the|an?|our|this year'?s) [\w' -]*award"
+    r"|(?:was|were|has been|have been|is|are) (?:appointed|named|elected|selected|promoted|inducted)"
+    r"|\b(?:won|lost|beat|defeated|drew)\b(?!')[^.!?\n]*\d+\s*-\s*\d+|\d+\s*-\s*\d+ (?:win|loss|victory|defeat)"
+    r"|hours (?:update|change)|(?:we'?re|we are|is|will be) (?:open|closed) (?:from|until|till|on|\d)"
     r"|(?:semester|sem|term|trimester|exams?|classes|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
     r"(?:starts?|begins?|ends?|finish\w*)"
-    rf"|\b{_WD}\s*-\s*{_WD}\b)(?![a-z])",  # whole words: "drawn" but not "drawing", "due" but not "duet"
+    rf"|\b{_WD}\s*(?:-|to|through|thru|till)\s*{_WD}\b)(?![a-z])",  # whole words: "drawn", not "drawing"
     re.I,
 )
 _STILL_ON = re.compile(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
@@ -1303,7 +1390,9 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
 
 
 _DEADLINE_BEFORE = re.compile(
-    r"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?$", re.I
+    rf"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?"
+    rf"(?:{_WD}\.?(?:\s+(?:night|morning|evening|afternoon|midnight|noon|\d{{1,2}}(?::\d\d)?\s*{_AMPM}))?\s*[(,]?\s*)?$",
+    re.I,
 )
 
 
@@ -1343,10 +1432,83 @@ def _merge_weekdays_with_dates(reading: _Reading) -> None:
             kept.append(mention)
     series = [d for d in kept if d.series]
     for s in series:  # "every Tuesday ... first one 10/3": the series starts on the date given
-        first = next((d for d in kept if d.explicit and d.days[0].weekday() == s.weekday), None)
-        if first:
-            first.series = True
+        listed = [d for d in kept if d.explicit and any(day.weekday() == s.weekday for day in d.days)]
+        if listed:
             kept.remove(s)
+        if len(listed) == 1 and len(listed[0].days) == 1:
+            listed[0].series = True  # else "three Mondays: 10/8, 17/8 and 24/8": the sessions are listed
+    reading.dates = kept
+
+
+_CORRECTION = re.compile(
+    r"\b(?:correction|scratch that|update|updated|change of (?:plans?|date)|new date|new time|moved to"
+    r"|(?:pushed|moved) (?:back|forward) to|postponed (?:to|until|till)|rescheduled (?:to|for)|now (?:on|at))\b",
+    re.I,
+)
+
+
+def _keep_corrected(reading: _Reading) -> None:
+    """ "Trivia Friday 7pm. Correction: Saturday!", "pushed back to the 14th", "Friday, not Thursday":
+    only the corrected day counts, and the corrected time where one is given (else the old one)."""
+    cue = next((m for m in _CORRECTION.finditer(reading.text)
+                if any(d.pos >= m.start() for d in reading.dates)), None)  # fmt: skip
+    if cue:
+        reading.dates = [d for d in reading.dates if d.pos >= cue.start()]
+        if any(t.pos >= cue.start() for t in reading.times):
+            reading.times = [t for t in reading.times if t.pos >= cue.start()]
+    instead = [d for d in reading.dates if re.match(r"[\w\s,]{0,20}?\binstead\b", reading.text[d.stop :], re.I)]
+    not_days = [
+        d for d in reading.dates if re.search(r"\bnot\s+(?:on\s+)?$", reading.text[max(0, d.pos - 8) : d.pos], re.I)
+    ]
+    if instead or not_days:
+        reading.dates = [d for d in reading.dates if d not in not_days and (not instead or d in instead)]
+
+
+def _drop_long_ranges(reading: _Reading) -> None:
+    """ "From 31 October to 30 April, 10% off": a stretch of more than a week between two dates is
+    when an offer, a sale or a term is valid, not an event (a camp "Fri 6 - Sun 8 Nov" is shorter)."""
+    dates, text = reading.dates, reading.text
+    for a, b in zip(dates, dates[1:]):
+        joined = re.fullmatch(r"\s*,?\s*(?:-|to|till|until|through|thru)\s*", text[a.stop : b.pos], re.I)
+        if joined and a.explicit and b.explicit and (b.days[0] - a.days[-1]).days > 7:
+            reading.dates = [d for d in reading.dates if d is not a and d is not b]
+
+
+_SPOTLIGHT = re.compile(
+    rf"(?:\b(?:feature|spotlight|shout-?out|member|throwback|flashback|wellness|motivation|motivational|fun fact|fact"
+    rf"|tip|tips|trivia|transformation|workout|self-?care|meme|mindful|music|book|wisdom|tech|travel|foodie?|fitness"
+    rf"|fascinating|fashion|feel[- ]good|woman crush|man crush|recipe)\s+{_WD}\b"
+    rf"|\b{_WD}\s+(?:feature|spotlight|shout-?out|funday|fact|facts|tip|tips|vibes|motivation|meme|reads?)\b"
+    rf"|#\w*{_WD}\w*)",
+    re.I,
+)
+_PAST_MARKS = re.compile(
+    r"\b(?:was|were|had|went|came|thanks?|thank you|recap|photos|pics|highlights|what a|loved|enjoyed)\b", re.I
+)
+
+
+def _drop_what_is_not_a_day(reading: _Reading) -> None:
+    """A weekday in a recurring spotlight ("Member Monday", "Fascinating Friday Feature"), a
+    possessive weekday in a recap ("Saturday's match was epic"), a bare "today" in a question or a
+    holiday greeting ("Happy Diwali! Today we celebrate…") names no event."""
+    text = reading.text
+    greeting = re.match(r"\W*(?:happy|merry|wishing (?:you|everyone|all) (?:a )?(?:happy|merry))\b", text, re.I)
+    kept = []
+    for d in reading.dates:
+        start, stop = _clause_of(text, d.pos)
+        around = text[max(0, d.pos - 25) : d.stop + 25]
+        if (
+            d.weekday is not None
+            and not d.explicit
+            and any(m.start() <= d.pos - max(0, d.pos - 25) < m.end() for m in _SPOTLIGHT.finditer(around))
+        ):
+            continue
+        if re.match(r"'s\b", text[d.stop :]) and _PAST_MARKS.search(text[start:stop]):
+            continue
+        bare_today = not d.explicit and d.weekday is None and d.days == [reading.today]
+        if bare_today and not _has_time_nearby(reading, d) and (greeting or text[stop : stop + 1] == "?"):
+            continue
+        kept.append(d)
     reading.dates = kept
 
 
@@ -1514,10 +1676,16 @@ _STEPS: list[Callable[[_Reading], None]] = [
     _parse_named_dates,
     _parse_numeric_dates,
     _parse_relative_dates,
+    _parse_bare_ordinals,
+    _parse_countdowns,
+    _bound_series,
     _parse_arrival_times,
     _parse_between_times,
     _parse_times,
     _drop_overlaps,
+    _keep_corrected,
+    _drop_long_ranges,
+    _drop_what_is_not_a_day,
     _drop_what_is_not_an_event,
     _drop_recapped_today,
     _merge_weekdays_with_dates,
@@ -1530,7 +1698,7 @@ _PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|
 _VENUE_STOP = re.compile(
     r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|•·]\s|[•·|]|\(|#|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
     r"|(?<=\d)(?=(?-i:[A-Z][a-z]))|(?<=(?-i:[a-z]{3}))(?=(?-i:[A-Z][a-z]))"  # glued: "Room 210Bring", "MooseJoin"
-    r"|\s(?:with|to)\s+(?=(?-i:[a-z]))|(?<!centre)(?<!center)(?<!institute)(?<!school)(?<!society)(?<!faculty)\sfor\s"
+    r"|\s(?:with|to|for)\s+(?=(?-i:[a-z]))"
     r"|\s(?:is|are|was|will|on|and then|from|where|which|who|if|when|this|next|see|bring|every|each|between"
     r"|starting|starts?|begins?|tonight|today|tomorrow|tmrw|byo|free|tickets?|rsvp|link|due|at(?=\s+\d)"
     r"|or (?=send|dm|email|message|call|text))\b)",
@@ -1567,6 +1735,8 @@ def _venue_text(text: str, pos: int) -> str | None:
         break
     venue = text[pos:end].strip(" :,-'\"*")
     venue = re.sub(r"\s+(?:again|as usual|as always|tonight|today|tomorrow)$", "", venue, flags=re.I)
+    venue = re.sub(r"^(\S+\s+\S+.*?)(?<!centre)(?<!center)(?<!institute)(?<!school)\s+for\s.*", r"\1", venue,
+                   flags=re.I)  # "The Thirsty Moose for Black Donors Save Lives"; but "Naked for Satan"  # fmt: skip
     if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue) or _NOT_A_VENUE.match(venue):
         return None
     return venue
