@@ -919,6 +919,23 @@ class _Reading:
     dates: list[_DateMention] = field(default_factory=list)
     times: list[_TimeMention] = field(default_factory=list)
 
+    @property
+    def mornings(self) -> bool:
+        """Whether a bare hour from 5 to 11 means the morning: a breakfast, a sunrise hike or a run's
+        meet-up, unless the caption speaks of an evening."""
+        return bool(_MORNING_WORDS.search(self.text)) and not _EVENING_WORDS.search(self.text)
+
+
+_MORNING_WORDS = re.compile(
+    r"\b(?:morning|breakfast|brunch|sunrise|coffee|hike|hiking|run|running|walk|swim|yoga|pilates|parkrun|a\.?m\.?)\b",
+    re.I,
+)
+_EVENING_WORDS = re.compile(
+    r"\b(?:night|tonight|evening|dinner|party|pub|bar|drinks|karaoke|trivia|quiz|gig|concert|disco|ball|gala"
+    r"|p\.?m\.?|after dark|sunset)\b",
+    re.I,
+)
+
 
 _WEEKDAYS = {
     "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "wed": 2, "weds": 2,
@@ -1015,7 +1032,8 @@ _NAMED_DATE = re.compile(
     re.I,
 )
 _MONTH_FIRST_DATE = re.compile(
-    rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*(?:{_MON}\.?\s+)?{_DAY}\b)*)"
+    rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*(?:{_MON}\.?\s+)?{_DAY}\b"
+    rf"(?!\s*(?:[:.]\d|-\s*\d|to\s+\d|{_AMPM})))*)"  # "November 12, 5 - 6pm": the 5 is an hour
     rf"\b(?:,?\s*(?P<year>20\d\d))?",
     re.I,
 )
@@ -1209,7 +1227,9 @@ _TIME_MENTION = re.compile(
 _SCORE_AFTER = re.compile(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
 _COUNT_BEFORE = re.compile(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
 _ENDING_BEFORE = re.compile(
-    r"\b(?:back|home|finish(?:es|ing)?|ends?|ending|wrap(?:s|ping)? up)\s+(?:by|at|around)?\s*$", re.I
+    r"\b(?:back|home|finish(?:es|ing)?|ends?|ending|wrap(?:s|ping)? up"
+    r"|arriv\w*(?:\s+(?:back\s+)?(?:at|in)\s+[\w ]{1,20}?)?)\s+(?:by|at|around)?\s*$",
+    re.I,
 )
 _NOT_A_TIME_AFTER = re.compile(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
 
@@ -1228,14 +1248,14 @@ def _parse_times(reading: _Reading) -> None:
         cue = bool(m.group("cue")) and m.group("cue").strip().lower() not in ("by", "for", "@")
         before = text[max(0, m.start() - 20) : m.start()]
         bare_span = (
-            end is not None and start[0] < end[0] <= 12
+            end is not None and (start[0] < end[0] <= 12 or (8 <= start[0] <= 11 and 1 <= end[0] <= 4))
             and not _SCORE_AFTER.match(text, m.end()) and not _COUNT_BEFORE.search(before)
         )  # fmt: skip
         if not (has_ap or colon or cue or bare_span):
             continue
-        if _NOT_A_DATE_BEFORE.search(before) or _NOT_A_TIME_AFTER.match(text, m.end()):
-            continue
-        start, end = _meridiem(m, start, end)
+        if _NOT_A_DATE_BEFORE.search(before) or (_NOT_A_TIME_AFTER.match(text, m.end()) and not has_ap):
+            continue  # "3 hours", "5 people"; but "at 5:00 pm 2. Depart…" in a flattened list is a time
+        start, end = _meridiem(m, start, end, reading.mornings)
         zone = m.group("zone") if m.group("zone") and m.group("zone").upper() in _ZONES else None
         ending = (m.group("cue") or "").strip().lower() == "by" or bool(_ENDING_BEFORE.search(before))
         weak = not (has_ap or colon or cue)
@@ -1252,7 +1272,7 @@ def _parse_between_times(reading: _Reading) -> None:
     for m in _BETWEEN.finditer(reading.text):
         start, end = _clock(m, "a"), _clock(m, "b")
         if start and end:
-            start, end = _meridiem(m, start, end)
+            start, end = _meridiem(m, start, end, reading.mornings)
             reading.times.append(_TimeMention(m.start(), m.end(), start, end))
 
 
@@ -1280,9 +1300,10 @@ def _clock(m: re.Match[str], side: str) -> tuple[int, int, str | None] | None:
     return hour, minute, ap
 
 
-def _meridiem(m: re.Match[str], start: Any, end: Any) -> tuple[dtime, dtime | None]:
-    """am/pm where the caption says it; otherwise from the other end of a span, or an evening
-    reading of a bare hour ("at 7" is 19:00, "from 5" is 17:00), the way club events run."""
+def _meridiem(m: re.Match[str], start: Any, end: Any, mornings: bool = False) -> tuple[dtime, dtime | None]:
+    """am/pm where the caption says it (a suffix on the end applies to both: 2-5PM); otherwise a span
+    whose end is smaller crosses noon (10-1), one within 8 to 12 is a morning (8:30-11:30), and a
+    bare hour is read the way club events run: "at 7" is 19:00, unless the caption is of a morning."""
     sh, sm, sap = start
     if end is not None:
         eh, em, eap = end
@@ -1293,10 +1314,13 @@ def _meridiem(m: re.Match[str], start: Any, end: Any) -> tuple[dtime, dtime | No
         if eap is None and sap is not None and eh <= 12:
             eap = sap if _to24(eh, sap) >= _to24(sh, sap) else ("pm" if sap == "am" else "am")
         if eap is None and sap is None and eh <= 12 and sh <= 12:
-            sap = eap = "pm"
+            crosses_noon = 8 <= sh <= 11 and (eh < sh or eh == 12)
+            morning = 8 <= sh < eh <= 11 and not _EVENING_WORDS.search(m.string)
+            sap = "am" if crosses_noon or morning or (mornings and sh >= 5) else "pm"
+            eap = "pm" if crosses_noon else sap
         return dtime(_to24(sh, sap), sm), dtime(_to24(eh, eap), em) if eh != 24 else dtime(0, em)
     if sap is None and 1 <= sh <= 11:
-        sap = "pm"
+        sap = "am" if mornings and sh >= 5 else "pm"
     return dtime(_to24(sh, sap), sm), None
 
 
@@ -1360,7 +1384,7 @@ _NOT_AN_EVENT = re.compile(
     r"|(?:was|were|has been|have been|is|are) (?:appointed|named|elected|selected|promoted|inducted)"
     r"|\b(?:won|lost|beat|defeated|drew)\b(?!')[^.!?\n]*\d+\s*-\s*\d+|\d+\s*-\s*\d+ (?:win|loss|victory|defeat)"
     r"|hours (?:update|change)|(?:we'?re|we are|is|will be) (?:open|closed) (?:from|until|till|on|\d)"
-    r"|(?:semester|sem|term|trimester|exams?|classes|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
+    r"|(?:semester|sem|term|trimester|exams?|lectures|teaching|swot ?vac)(?:\s+\d)?\s+"
     r"(?:starts?|begins?|ends?|finish\w*)"
     rf"|\b{_WD}\s*(?:-|to|through|thru|till)\s*{_WD}\b)(?![a-z])",  # whole words: "drawn", not "drawing"
     re.I,
@@ -1596,7 +1620,10 @@ _EVENT_WORDS = re.compile(
     r"\b(?:event|party|night|picnic|meet\w*|workshop|session|social|trip|camp|ball|gala|dinner|lunch|brunch"
     r"|breakfast|bbq|drinks|trivia|quiz|screening|movie|film|games?|match|hike|run|walk|tour|stall|fair|festival"
     r"|launch|talk|seminar|webinar|class|lesson|practice|training|rehearsal|concert|gig|show|karaoke|crawl"
-    r"|market|celebrat\w*|agm|catch-?up|hangout|save the date|join us|come along|see (?:you|u)|don't miss)\b",
+    r"|market|celebrat\w*|agm|catch-?up|hangout|save the date|join us|come along|see (?:you|u)|don't miss"
+    r"|come (?:chill|hang|say hi|by|through|down)|chill with us|find us|swing by|pull up|(?:we'll|we will) have a table"
+    r"|stop by|drop by|drop in|tabling|hang out|catch us|visit us|meet us|kicks? off|begins?|audition\w*|tryouts?"
+    r"|info session|open day|potluck|tournament|competition|hackathon|expo|cook-?off|mixer|networking|volunteer\w*)\b",
     re.I,
 )
 
@@ -1625,15 +1652,25 @@ def extract_events(
         title = _title(reading.text, block, venue)
         for index, mention in enumerate(block.dates):
             times = _times_for(block, mention, index)
-            days = list(mention.days)
-            if mention.series:
-                days = [days[0] + timedelta(weeks=n) for n in range(4)]
-            for day in days:
+            for day in _sessions(mention, posted_at, zone, times):
                 start, end, all_day = _start_and_end(day, zone, times)
                 event = Event(start, end, all_day, venue, title)
                 if event not in events and _announces_something(reading.text, event):
                     events.append(event)
     return _one_event_named_twice(events)
+
+
+def _sessions(mention: _DateMention, posted_at: datetime, zone: ZoneInfo, times: list[_TimeMention]) -> list[date]:
+    """The days a mention gives: an open series its first four weeks. A weekday said on that very day
+    ("Thursdays 12:30" posted on a Thursday night) whose time has passed means the next one."""
+    days = list(mention.days)
+    if mention.weekday is not None and not mention.explicit and days[0] == posted_at.astimezone(zone).date():
+        start, _, all_day = _start_and_end(days[0], zone, times)
+        if not all_day and start < posted_at:
+            days = [d + timedelta(weeks=1) for d in days]
+    if mention.series:
+        days = [days[0] + timedelta(weeks=n) for n in range(4)]
+    return days
 
 
 def _one_event_named_twice(events: list[Event]) -> list[Event]:
