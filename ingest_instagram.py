@@ -81,8 +81,10 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=60)
 REFRESH_WHEN_LEFT = 0.10  # refresh when less than this share of the lifetime remains
 DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account without saying for how long
 USAGE_LIMIT_PCT = 95  # usage "at or near" Meta's limit: the app stops the batch, an account waits
-MEDIA_FIELDS = "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp"
-FACEBOOK_MEDIA_FIELDS = MEDIA_FIELDS + ",media_product_type"  # FEED, REELS…: graph.facebook.com gives it
+MEDIA_FIELDS = "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text"
+# Fields a host may not know (an older API version, or one host only): refused once, they are asked for no more
+# that run, and the posts are read without them.
+OPTIONAL_MEDIA_FIELDS = frozenset({"media_product_type", "alt_text"})
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
 DB_CONNECT_TIMEOUT_S = 15
@@ -505,6 +507,7 @@ class GraphClient:
         self.requests_made = 0
         self.usage = Usage()  # of the latest answer
         self.highest_usage_pct = 0
+        self.refused_fields: dict[str, set[str]] = {}  # per base URL: optional fields Meta refused this run
         retry = _BudgetedRetry(
             total=config.http_retries,
             status_forcelist=(500, 502, 503, 504),
@@ -674,11 +677,12 @@ class Post:
     timestamp: datetime
     thumbnail_url: str | None = None  # a video's cover image (its media_url is the video file)
     media_product_type: str | None = None
+    alt_text: str | None = None  # the custom alt text the club wrote, read for events after the caption
 
     def fields(self) -> tuple[Any, ...]:
         """What a stored row is compared by to tell whether Meta changed the post."""
         return (self.caption, self.media_type, self.media_product_type, self.media_url, self.thumbnail_url,
-                self.permalink, self.timestamp)  # fmt: skip
+                self.permalink, self.timestamp, self.alt_text)  # fmt: skip
 
 
 def _utc_text(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -728,6 +732,7 @@ def parse_post(item: Any) -> Post:
         timestamp=timestamp,
         thumbnail_url=clean_text(item.get("thumbnail_url")),
         media_product_type=clean_text(item.get("media_product_type")),
+        alt_text=clean_text(item.get("alt_text")),
     )
 
 
@@ -802,14 +807,36 @@ def _auth_params(config: Config, account: Account) -> dict[str, str]:
 
 
 def fetch_media_page(api: GraphClient, account: Account, after: str | None) -> MediaPage:
-    """GET {host}/{version}/{ig_user_id}/media, from the top or from cursor ``after``."""
+    """GET {host}/{version}/{ig_user_id}/media, from the top or from cursor ``after``. An optional
+    field the host does not know is dropped for that host for the rest of the run (said once), and
+    the page asked for again: a field must never fail an account."""
     base = _base_url(api.config, account)
     url = f"{base}/{api.config.api_version}/{account.ig_user_id}/media"
-    fields = FACEBOOK_MEDIA_FIELDS if account.uses_facebook_login else MEDIA_FIELDS
-    params = {"fields": fields, "limit": str(MEDIA_PAGE_SIZE), **_auth_params(api.config, account)}
-    if after:
-        params["after"] = after
-    return parse_media_page(api.get(url, params), base)
+    refused = api.refused_fields.setdefault(base, set())
+    while True:
+        fields = ",".join(f for f in MEDIA_FIELDS.split(",") if f not in refused)
+        params = {"fields": fields, "limit": str(MEDIA_PAGE_SIZE), **_auth_params(api.config, account)}
+        if after:
+            params["after"] = after
+        try:
+            return parse_media_page(api.get(url, params), base)
+        except GraphAPIError as exc:
+            field = _refused_field(exc)
+            if field is None or field in refused:
+                raise
+            refused.add(field)
+            log.warning("%s does not know the field %s (%s): posts are read without it for the rest of this run",
+                        _host_of(base), field, exc)  # fmt: skip
+
+
+def _refused_field(exc: GraphAPIError) -> str | None:
+    """The optional field a code 100 names: "(#100) Tried accessing nonexisting field (alt_text) on node
+    type (IGMedia)"."""
+    if exc.code != 100:
+        return None
+    named = re.search(r"nonexist\w* field \((\w+)\)|unknown fields?:?\s*(\w+)", exc.message, re.I)
+    field = named and (named.group(1) or named.group(2))
+    return field if field in OPTIONAL_MEDIA_FIELDS else None
 
 
 def request_token_refresh(api: GraphClient, account: Account) -> tuple[str, timedelta]:
@@ -1700,12 +1727,29 @@ _MAY_NAME_A_DAY = re.compile(
 def events_of(posts: list[Post], locale: EventLocale) -> list[tuple[str, Event]]:
     """The events of each post, with its media_id. A caption that names no day at all is passed over
     with one search, which keeps a backfill of thousands of posts about as fast as without events."""
-    return [
-        (post.media_id, event)
-        for post in posts
-        if post.caption and _MAY_NAME_A_DAY.search(post.caption)
-        for event in extract_events(post.caption, post.timestamp, locale.tz, locale.date_order)
-    ]
+    found = []
+    for post in posts:
+        events = [] if not post.caption or not _MAY_NAME_A_DAY.search(post.caption) else (
+            extract_events(post.caption, post.timestamp, locale.tz, locale.date_order))  # fmt: skip
+        if post.alt_text and _MAY_NAME_A_DAY.search(post.alt_text):
+            events = with_alt_text(events, extract_events(post.alt_text, post.timestamp, locale.tz, locale.date_order))
+        found += [(post.media_id, event) for event in events]
+    return found
+
+
+def with_alt_text(caption_events: list[Event], alt_events: list[Event]) -> list[Event]:
+    """The events of the caption, completed by those of the alt text (the flyer's words): where both
+    speak of a day, the caption wins each detail it gives; a day only the alt text names is added."""
+    events = list(caption_events)
+    for extra in alt_events:
+        index = next((i for i, e in enumerate(events) if e.starts_at.date() == extra.starts_at.date()), None)
+        if index is None:
+            events.append(extra)
+            continue
+        e = events[index]
+        timed = extra if e.all_day and not extra.all_day else e
+        events[index] = replace(timed, venue=e.venue or extra.venue, title=e.title or extra.title)
+    return events
 
 
 _STEPS: list[Callable[[_Reading], None]] = [
@@ -2091,7 +2135,8 @@ ALTER TABLE instagram_posts
     ADD COLUMN IF NOT EXISTS media_fetched_at   timestamptz,
     ADD COLUMN IF NOT EXISTS deleted_at         timestamptz,
     ADD COLUMN IF NOT EXISTS missing_since_run  integer,
-    ADD COLUMN IF NOT EXISTS events_version     integer;  -- the extractor version its events come from
+    ADD COLUMN IF NOT EXISTS events_version     integer,  -- the extractor version its events come from
+    ADD COLUMN IF NOT EXISTS alt_text           text;  -- the custom alt text a club wrote, often the flyer's words
 CREATE INDEX IF NOT EXISTS instagram_posts_user_timestamp_idx ON instagram_posts (ig_user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS instagram_posts_timestamp_idx ON instagram_posts ("timestamp");
 
@@ -2173,7 +2218,7 @@ CREATE TABLE IF NOT EXISTS instagram_link_requests (
 );
 ALTER TABLE instagram_link_requests ENABLE ROW LEVEL SECURITY;
 """
-SCHEMA_MARK = "ingest_instagram schema 5"  # bump it whenever SCHEMA changes, so existing databases get the change
+SCHEMA_MARK = "ingest_instagram schema 6"  # bump it whenever SCHEMA changes, so existing databases get the change
 SCHEMA += f"COMMENT ON TABLE instagram_sync_runs IS '{SCHEMA_MARK}';\n"  # last: it says all of SCHEMA is there
 
 
@@ -2414,34 +2459,38 @@ _SAVE_PAGE = """
 WITH page AS (
     SELECT * FROM unnest(%(media_id)b::text[], %(caption)b::text[], %(media_type)b::text[],
                          %(media_product_type)b::text[], %(media_url)b::text[], %(thumbnail_url)b::text[],
-                         %(permalink)b::text[], %(timestamp)b::timestamptz[])
-        AS p(media_id, caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp")
+                         %(permalink)b::text[], %(timestamp)b::timestamptz[], %(alt_text)b::text[])
+        AS p(media_id, caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp",
+             alt_text)
 ), before AS (  -- the rows as they were: every part of one statement reads the same snapshot
-    SELECT media_id, deleted_at IS NOT NULL AS was_deleted, caption, "timestamp", events_version,
-           (caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp") AS fields
+    SELECT media_id, deleted_at IS NOT NULL AS was_deleted, caption, alt_text, "timestamp", events_version,
+           (caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp", alt_text)
+               AS fields
     FROM instagram_posts WHERE media_id = ANY(%(media_id)b::text[])
 ), stale AS (  -- posts whose events must be derived again: new, edited, back from deletion, older extractor
     SELECT p.media_id FROM page p LEFT JOIN before b USING (media_id)
     WHERE b.media_id IS NULL OR b.was_deleted OR b.events_version IS DISTINCT FROM %(version)s
-       OR (b.caption, b."timestamp") IS DISTINCT FROM (p.caption, p."timestamp")
+       OR (b.caption, b.alt_text, b."timestamp") IS DISTINCT FROM (p.caption, p.alt_text, p."timestamp")
 ), upserted AS (
     INSERT INTO instagram_posts AS old (media_id, ig_user_id, caption, media_type, media_product_type, media_url,
-                                        thumbnail_url, permalink, "timestamp", media_fetched_at, events_version)
+                                        thumbnail_url, permalink, "timestamp", alt_text, media_fetched_at,
+                                        events_version)
     SELECT media_id, %(ig_user_id)s, caption, media_type, media_product_type, media_url, thumbnail_url, permalink,
-           "timestamp", now(), %(version)s
+           "timestamp", alt_text, now(), %(version)s
     FROM page
     ON CONFLICT (media_id) DO UPDATE
         SET caption = EXCLUDED.caption, media_type = EXCLUDED.media_type,
             media_product_type = EXCLUDED.media_product_type, media_url = EXCLUDED.media_url,
             thumbnail_url = EXCLUDED.thumbnail_url, permalink = EXCLUDED.permalink, "timestamp" = EXCLUDED."timestamp",
+            alt_text = EXCLUDED.alt_text,
             media_fetched_at = now(), deleted_at = NULL, missing_since_run = NULL, events_version = %(version)s,
             updated_at = CASE
                 WHEN old.deleted_at IS NOT NULL
                   OR (old.caption, old.media_type, old.media_product_type, old.media_url, old.thumbnail_url,
-                      old.permalink, old."timestamp")
+                      old.permalink, old."timestamp", old.alt_text)
                      IS DISTINCT FROM
                      (EXCLUDED.caption, EXCLUDED.media_type, EXCLUDED.media_product_type, EXCLUDED.media_url,
-                      EXCLUDED.thumbnail_url, EXCLUDED.permalink, EXCLUDED."timestamp")
+                      EXCLUDED.thumbnail_url, EXCLUDED.permalink, EXCLUDED."timestamp", EXCLUDED.alt_text)
                 THEN now() ELSE old.updated_at END
     RETURNING media_id, (xmax = 0) AS inserted
 ), absent AS (  -- stored posts in the stretch of the grid this page went over, which Meta no longer lists
@@ -2473,7 +2522,8 @@ WITH page AS (
 SELECT (SELECT count(*) FROM upserted WHERE inserted),
        (SELECT count(*) FROM upserted u JOIN before b USING (media_id) JOIN page p USING (media_id)
         WHERE b.was_deleted OR b.fields IS DISTINCT FROM (p.caption, p.media_type, p.media_product_type,
-                                                          p.media_url, p.thumbnail_url, p.permalink, p."timestamp")),
+                                                          p.media_url, p.thumbnail_url, p.permalink, p."timestamp",
+                                                          p.alt_text)),
        (SELECT count(*) FROM absent WHERE deleted),
        (SELECT array_agg(media_id) FROM stale)
 """
@@ -2532,6 +2582,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
             "thumbnail_url": [p.thumbnail_url for p in rows],
             "permalink": [p.permalink for p in rows],
             "timestamp": [p.timestamp for p in rows],
+            "alt_text": [p.alt_text for p in rows],
             "ig_user_id": account.ig_user_id,
             "seen": write.seen,
             "covered": write.covered is not None,
@@ -2557,7 +2608,7 @@ def preview_page(conn: psycopg.Connection, account: Account, write: PageWrite) -
         r[0]: (r[1], r[2:])
         for r in conn.execute(
             """SELECT media_id, deleted_at IS NOT NULL, caption, media_type, media_product_type, media_url,
-                      thumbnail_url, permalink, "timestamp"
+                      thumbnail_url, permalink, "timestamp", alt_text
                FROM instagram_posts WHERE media_id = ANY(%s)""",
             ([p.media_id for p in rows],),
         )
@@ -2634,7 +2685,7 @@ def _stale_posts(conn: psycopg.Connection, ig_user_id: str, after: str, everythi
     """The next batch of an account's posts whose events are older than this extractor (or all of
     them), locked: a sync writing one of them waits, and no one derives them twice at once."""
     return conn.execute(
-        """SELECT media_id, caption, "timestamp", deleted_at IS NOT NULL FROM instagram_posts
+        """SELECT media_id, caption, "timestamp", deleted_at IS NOT NULL, alt_text FROM instagram_posts
            WHERE ig_user_id = %(ig_user_id)s AND media_id > %(after)s
              AND (%(everything)s OR events_version IS NULL OR events_version < %(version)s)
            ORDER BY media_id LIMIT %(limit)s FOR UPDATE""",
@@ -2646,7 +2697,8 @@ def _stale_posts(conn: psycopg.Connection, ig_user_id: str, after: str, everythi
 def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[Any, ...]], locale: EventLocale) -> int:
     """Derive the events of these posts again and put them in place of the old ones; a deleted post
     keeps none. Part of the caller's transaction. Returns how many events there are now."""
-    posts = [Post(media_id, caption, None, None, None, moment) for media_id, caption, moment, gone in rows if not gone]
+    posts = [Post(media_id, caption, None, None, None, moment, alt_text=alt)
+             for media_id, caption, moment, gone, alt in rows if not gone]  # fmt: skip
     events = events_of(posts, locale)
     ids = [r[0] for r in rows]
     conn.execute("DELETE FROM instagram_events WHERE media_id = ANY(%s)", (ids,))

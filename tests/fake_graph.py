@@ -51,6 +51,7 @@ class FakePost:
     media_type: str = "IMAGE"
     permalink: str = ""
     has_media_url: bool = True  # Meta omits media_url for media with copyrighted music
+    alt_text: str | None = None  # the custom alt text a club wrote (Meta leaves the field out where there is none)
     extra: dict[str, Any] = field(default_factory=dict)  # raw fields that override the rest
 
 
@@ -191,6 +192,7 @@ class FakeGraph:
         self.granted: list[str] | None = None  # permissions the admin leaves ticked (None: all asked for)
         self.wrapped_code_answer = False  # the code exchange's answer in {"data": [...]}, as once documented
         self.lists_permissions = False  # the code exchange names the permissions granted (it mostly does not)
+        self.refused_fields: dict[str, set[str]] = {}  # host -> media fields it answers "nonexisting field" to
         self.code_refusal: str | None = None  # api.instagram.com refuses the next code exchange in these words
         self.api_down = False  # api.instagram.com answers 503 to every POST
         self.released = threading.Event()  # opens "hold" faults
@@ -448,7 +450,7 @@ class FakeGraph:
 
     def render(self, post: FakePost, fields: list[str], host: str = "instagram") -> dict[str, Any]:
         """A post as Meta lists it: fields it lacks are left out. Meta refuses a field that IG Media
-        does not have; media_product_type it gives on graph.facebook.com only."""
+        does not have (``refused_fields`` makes a host refuse one it has, as an older version would)."""
         values: dict[str, Any] = {
             "id": post.id,
             "caption": post.caption,
@@ -457,11 +459,11 @@ class FakeGraph:
             "thumbnail_url": self.media_url(post, "thumb") if post.media_type == "VIDEO" else None,
             "permalink": post.permalink,
             "timestamp": meta_time(post.timestamp),
+            "media_product_type": "REELS" if post.media_type == "VIDEO" else "FEED",
+            "alt_text": post.alt_text,
         }
-        if host == "facebook":
-            values["media_product_type"] = "REELS" if post.media_type == "VIDEO" else "FEED"
         values.update(post.extra)
-        unknown = [f for f in fields if f not in values and f != "media_product_type"]
+        unknown = [f for f in fields if f not in values or f in self.refused_fields.get(host, ())]
         if unknown:
             message = f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)"
             raise GraphError(400, message, 100)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tests.conftest import SCRIPT, crash_while_waiting
 
 
@@ -305,14 +307,15 @@ def test_media_fetched_at_moves_even_when_nothing_changed(fake, link, db, run):
     assert abs(fetched - datetime.now(timezone.utc)) < timedelta(minutes=5)
 
 
-def test_facebook_login_posts_keep_their_product_type(fake, link, db, run):
-    club = fake.add_account("reels", posts=3, login="facebook")
+@pytest.mark.parametrize("login", ["facebook", "instagram"])
+def test_posts_keep_their_product_type_on_both_hosts(fake, link, db, run, login):
+    club = fake.add_account("reels", posts=3, login=login)
     link(club)
 
     run()
 
     (request,) = fake.media_requests(club)
-    assert request.params["fields"].endswith(",media_product_type")
+    assert "media_product_type" in request.params["fields"].split(",")
     types = {r[0]: r[1] for r in db.execute("SELECT media_type, media_product_type FROM instagram_posts")}
     assert types == {"IMAGE": "FEED", "VIDEO": "REELS", "CAROUSEL_ALBUM": "FEED"}
 

@@ -52,7 +52,9 @@ def test_media_request_asks_meta_for_the_design_fields_and_page_size(fake, link,
     (request,) = fake.media_requests(club)
     assert request.host == "instagram"
     assert request.path == f"/v25.0/{club.ig_user_id}/media"
-    assert request.params["fields"] == "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp"
+    assert request.params["fields"] == (
+        "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text"
+    )
     assert request.params["limit"] == "50"
 
 
