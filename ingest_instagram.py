@@ -945,6 +945,7 @@ class _Reading:
     month_first: bool = False  # EVENT_DATE_ORDER=MDY: 9/3 is September 3
     dates: list[_DateMention] = field(default_factory=list)
     times: list[_TimeMention] = field(default_factory=list)
+    said: list[tuple[int, int]] = field(default_factory=list)  # every day and time the parsers read, kept or not
 
     @property
     def mornings(self) -> bool:
@@ -1059,7 +1060,7 @@ _NAMED_DATE = re.compile(
     re.I,
 )
 _MONTH_FIRST_DATE = re.compile(
-    rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*(?:{_MON}\.?\s+)?{_DAY}\b"
+    rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*{_DAY}\b"
     rf"(?!\s*(?:[:.]\d|-\s*\d|to\s+\d|{_AMPM})))*)"  # "November 12, 5 - 6pm": the 5 is an hour
     rf"\b(?:,?\s*(?P<year>20\d\d))?",
     re.I,
@@ -1365,6 +1366,7 @@ def _to24(hour: int, ap: str | None) -> int:
 def _drop_overlaps(reading: _Reading) -> None:
     """Where two parsers read the same words, keep the reading that covers more text (an explicit
     date over a weekday inside it); times that overlap a date are not times."""
+    reading.said = sorted((m.pos, m.stop) for m in [*reading.dates, *reading.times])
     kept: list[_DateMention] = []
     for mention in sorted(reading.dates, key=lambda d: (not d.explicit, -(d.stop - d.pos), d.pos)):
         if any(mention.pos < k.stop and k.pos < mention.stop for k in kept):
@@ -1533,9 +1535,8 @@ _SPOTLIGHT = re.compile(
     rf"|#\w*{_WD}\w*)",
     re.I,
 )
-_PAST_MARKS = re.compile(
-    r"\b(?:was|were|had|went|came|thanks?|thank you|recap|photos|pics|highlights|what a|loved|enjoyed)\b", re.I
-)
+_PAST_WORDS = r"was|were|had|went|came|thanks?|thank you|recap|photos|pics|highlights|what a|loved|enjoyed"
+_PAST_MARKS = re.compile(rf"\b(?:{_PAST_WORDS})\b", re.I)
 
 
 def _drop_what_is_not_a_day(reading: _Reading) -> None:
@@ -1676,7 +1677,7 @@ def extract_events(
     events: list[Event] = []
     for block in _blocks(reading):
         venue = _venue(reading.text, block)
-        title = _title(reading.text, block, venue)
+        title = _title(reading, block, venue)
         for index, mention in enumerate(block.dates):
             times = _times_for(block, mention, index)
             for day in _sessions(mention, posted_at, zone, times):
@@ -1859,7 +1860,7 @@ def _venue(text: str, block: _Block) -> str | None:
     m = re.search(rf"\b(?:on|via|online\s*:?)\s+({_PLATFORMS})\b", part, re.I)
     if m:
         return m.group(1)
-    m = re.search(rf"\bin\s+(the\s+(?:[\w'-]+\s+){{0,4}}?(?:{_PLACE_NOUNS}))\b", part, re.I)
+    m = re.search(rf"\b(?:in|at)\s+(the\s+(?:[\w'-]+\s+){{0,4}}?(?:{_PLACE_NOUNS}))\b", part, re.I)
     if m and not _is_when(text, base + m.start(1), block):  # "in the event space", "in the first floor E7 ideas clinic"
         return m.group(1)
     for m in _ROOM_CODE.finditer(part):  # "PHYS 145", "MC 3034", "Nest 2311", beside the day or time
@@ -1891,7 +1892,7 @@ _NAMED_PLACE = re.compile(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3
 
 def _segment_venue(text: str, block: _Block) -> str | None:
     """The comma-separated part right after a time (or after a day): "Wed 19/8, 6pm, Arts West Forum"."""
-    anchors = [(t.stop, r"\s*(?:,|-|\|)") for t in block.times] + [(d.stop, r"\s*[,|]") for d in block.dates]
+    anchors = [(t.stop, r"\s*(?:,|-|[|·•])") for t in block.times] + [(d.stop, r"\s*[,|·•]") for d in block.dates]
     for anchor, separator in anchors:
         m = re.match(separator + r"\s*(?:(?:at|in|on|from)\s+)?(?=[\w'])", text[anchor : block.stop])
         if m is None or _is_when(text, anchor + m.end(), block):
@@ -1936,7 +1937,8 @@ _HYPE = re.compile(
     r"|news|it'?s (?:here|back|happening|time|official)|guess what|don'?t miss (?:out|it)|coming soon|last chance"
     r"|we'?re back|you'?re invited|(?:are you )?ready|ICYMI|FYI|heads up|hear ye|sneak peek|stay tuned"
     r"|(?:see|meet|catch) (?:you|u|ya)(?: there| soon)?|join us|come along|details|info|tickets?|free|rsvp|register now"
-    r"|(?:link|more) in (?:our )?bio|new date|date|time|when|where|location|venue|place|cost|price)\W*$",
+    r"|(?:link|more) in (?:our )?bio|new date|date|time|when|where|location|venue|place|cost|price)"
+    r"(?:\s+(?:alert|update|flash|time))?\W*$",
     re.I,
 )
 _NOT_A_NAME_START = re.compile(
@@ -1948,7 +1950,8 @@ _NOT_A_NAME_START = re.compile(
 )
 _INVITATION = re.compile(
     r"\b(?:join(?:ing)? us (?:for|at|in)|come (?:along |out |by |down )?(?:to|for|join)|join(?= our| the| an? )"
-    r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|sign up for|attend)\s+",
+    r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|attend"
+    r"|(?=our (?:weekly|monthly|annual|first|next|upcoming)\b))\s*",
     re.I,
 )
 _INTRO = re.compile(
@@ -1967,32 +1970,35 @@ _LEADING = re.compile(
 _TRAILING = re.compile(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
 _GENERIC = re.compile(
     r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
-    r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?)(?: of the \w+)?",
+    r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?|classes|class|practices?"
+    r"|lessons?|trainings?)(?: of the \w+)?",
     re.I,
 )
 _TITLE_CUT = re.compile(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
     r"|in\b|from|\d|postponed|cancel|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
-    r"|on|at|@|this|next|every|each|starting|starts|begins|kicks off|tonight|today"
+    r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today"
     r"|tomorrow|tmrw|from|happening|coming|returns|till|until|where|when|which|that"
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
     re.I,
 )
 _A_SENTENCE = re.compile(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
 _DATE_WORDS = re.compile(
-    rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|night|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
+    rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|nights?|mornings?|evenings?"
+    rf"|afternoons?|arvo|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
     re.I,
 )
 
 
-def _title(text: str, block: _Block, venue: str | None) -> str | None:
+def _title(reading: _Reading, block: _Block, venue: str | None) -> str | None:
     """The event's name as a student reads it in a feed: a labelled or quoted name, the headline,
     the name an invitation gives, or the words beside the day; never a greeting, a hype line or a
-    label, and without the day, time or place."""
-    part = text[block.start : block.stop]
+    label, and without a day or time (even one a refiner dropped: "Cook-off Tue 10 March postponed")
+    or the place."""
+    part = reading.text[block.start : block.stop]
     if venue:
         part = _blanked(part, re.escape(venue))
-    marks = sorted((m.pos - block.start, m.stop - block.start) for m in [*block.dates, *block.times])
+    marks = [(a - block.start, b - block.start) for a, b in reading.said if block.start <= a < block.stop]
     for finder in (_labelled_title, _quoted_title):
         found = finder(part)
         if found:
@@ -2039,7 +2045,9 @@ def _blanked(text: str, pattern: str) -> str:
 def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
     """The phrases of a block, each cut where a day or time is said (they are not part of a name),
     with whether it starts a line, a sentence or the part after a day (where a headline may stand)."""
-    part = _blanked(part, r"[^.!?\n]*\?+|https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*")  # questions, links
+    # questions, recaps, links and handles name no event: "Snow Camp? nah, Beach Camp", "last week's quiz was…"
+    part = _blanked(part, r"[^.!?\n]*\?+|https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
+    part = _blanked(part, rf"[^.!?\n{_EMOJI}]*\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b[^.!?\n{_EMOJI}]*")
     chunks, pos = [], 0
     for a, b in [*marks, (len(part), len(part))]:
         for line in _TITLE_LINE.split(part[pos:a]):
@@ -2064,7 +2072,7 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
     name = _TITLE_CUT.split(chunk, maxsplit=1)[0]
     if headline and (_A_SENTENCE.search(f" {name} ") or re.fullmatch(r"\S+(?: (?-i:[a-z])\S*){3,}", name)):
         return None  # a sentence, not a name: "The lineup fills up fast"
-    name = _LEADING.sub("", name).strip(" '\"*-&")
+    name = _LEADING.sub("", re.sub(r"^'?s\s+|^\d+[.)]\s*", "", name)).strip(" '\"*-&")
     while (shorter := _TRAILING.sub("", name, count=1)) != name and " " in shorter:
         name = shorter  # "Networking Event Alert" is the Networking Event
     words = name.split()
