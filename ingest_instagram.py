@@ -36,6 +36,7 @@ Environment (also read from ``.env`` in the working directory):
   SYNC_RUNS_KEEP_DAYS     default 90: days of instagram_sync_runs history kept
   STALE_AFTER_HOURS       default 2: status warns when no run has finished for this long
   EVENT_TIMEZONE          default Australia/Melbourne: the zone captions are read in
+  EVENT_DATE_ORDER        DMY or MDY (how 9/3 is read); default MDY in the Americas, else DMY
   INSTAGRAM_REDIRECT_URI  the https redirect address registered for business login (link-url)
   INSTAGRAM_AUTHORIZE_URL default https://www.instagram.com: where club admins approve the app
   INSTAGRAM_API_URL       default https://api.instagram.com: where authorization codes are exchanged
@@ -3738,7 +3739,9 @@ def _parser() -> argparse.ArgumentParser:
         "parse-caption",
         help="print the events captions announce (JSON lines in, JSON lines out); needs no database",
         description='Read JSON lines {"id", "caption", "posted_at"} on stdin and write {"id", "events"} for'
-        " each, in order; or read one caption from --caption. Captions are read in EVENT_TIMEZONE.",
+        " each, in order; or read one caption from --caption. Captions are read in EVENT_TIMEZONE (default"
+        " Australia/Melbourne), their numeric dates in EVENT_DATE_ORDER: DMY (9/3 is 9 March) or MDY (9/3 is"
+        " September 3); empty: MDY where EVENT_TIMEZONE is in the Americas (America/…, US/…, Canada/…), else DMY.",
     )
     parse.add_argument("--caption", help="one caption to read instead of stdin")
     parse.add_argument("--posted-at", type=_moment, help="when it was posted, ISO 8601 (default: now)")

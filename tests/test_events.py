@@ -223,6 +223,107 @@ def test_a_bad_event_timezone_is_a_configuration_error(cli):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("zone", "order", "day"),
+    [
+        ("Australia/Melbourne", "", "2026-05-04"),  # DMY by default
+        ("America/Vancouver", "", "2026-04-05"),  # MDY in the Americas
+        ("America/Vancouver", "DMY", "2026-05-04"),
+        ("Australia/Melbourne", "mdy", "2026-04-05"),
+    ],
+)
+def test_event_date_order_reads_numeric_dates_both_ways(cli, zone, order, day):
+    result = cli("parse-caption", "--caption", "Club fair 4/5 at the Union", "--posted-at", "2026-03-01T20:00:00Z",
+                 EVENT_TIMEZONE=zone, EVENT_DATE_ORDER=order)  # fmt: skip
+
+    assert result.status == 0, result.stderr
+    (event,) = json.loads(result.stdout)["events"]
+    assert event["starts_at"].startswith(day)
+
+
+def test_a_bad_event_date_order_is_one_line_naming_it(cli):
+    result = cli("parse-caption", "--caption", "hi", EVENT_DATE_ORDER="YMD")
+
+    assert result.status == 2
+    assert result.stderr.strip().endswith(
+        "ERROR EVENT_DATE_ORDER must be DMY (9/3 is 9 March) or MDY (9/3 is September 3), got 'YMD'"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_parse_caption_help_names_the_settings_it_reads(cli):
+    result = cli("parse-caption", "--help")
+
+    assert result.status == 0
+    assert "EVENT_TIMEZONE" in result.stdout and "EVENT_DATE_ORDER" in result.stdout
+
+
+# -- words beyond the caption: alt text ---------------------------------------------------------------
+
+
+def test_alt_text_is_stored_and_read_for_events_after_the_caption(fake, link, db, run):
+    club = fake.add_account("flyers", posts=3)
+    flyer = club.posts[0]
+    flyer.caption = "Trivia is back!! Bring your smartest friends 🧠"
+    flyer.alt_text = "Poster: Trivia night, Thursday 7pm, Union House Rm 2"
+    both = club.posts[1]
+    both.caption = "Poetry slam Friday 6pm at the Grad Bar"
+    both.alt_text = "Poetry slam, Friday 8pm, Arts West forum"  # the caption wins where both give a detail
+    link(club)
+
+    run()
+
+    stored = db.execute("SELECT alt_text FROM instagram_posts WHERE media_id = %s", (flyer.id,)).fetchone()[0]
+    assert stored == flyer.alt_text
+    rows = db.execute("SELECT media_id, starts_at, venue FROM instagram_events ORDER BY media_id").fetchall()
+    found = {media_id: (start.astimezone(MELBOURNE), venue) for media_id, start, venue in rows}
+    assert (found[flyer.id][0].hour, found[flyer.id][1]) == (19, "Union House Rm 2")
+    assert (found[both.id][0].hour, found[both.id][1]) == (18, "the Grad Bar")
+    assert len(rows) == 2
+
+
+def test_an_edited_alt_text_derives_its_post_events_again(fake, link, db, run):
+    club = fake.add_account("altedit", posts=2)
+    club.posts[0].caption = "New flyer up!"
+    link(club)
+    run()
+    club.posts[0].alt_text = "Picnic Saturday 1pm, System Garden"
+
+    run()
+
+    assert db.execute("SELECT venue FROM instagram_events").fetchall() == [("System Garden",)]
+
+
+@pytest.mark.parametrize("login", ["instagram", "facebook"])
+def test_a_host_that_refuses_an_optional_field_is_read_without_it(fake, link, db, run, login):
+    clubs = [fake.add_account(f"old{n}", posts=60, login=login) for n in range(2)]
+    for club in clubs:
+        link(club)
+    host = "facebook" if login == "facebook" else "instagram"
+    fake.refused_fields[host] = {"alt_text"}
+
+    result = run()
+
+    assert result.status == 0, result.stderr
+    assert result.stderr.count("does not know the field alt_text") == 1  # said once, for the run
+    asked = [r.params["fields"].split(",") for r in fake.media_requests()]
+    assert [("alt_text" in fields) for fields in asked] == [True, False, False, False, False]
+    assert "media_product_type" in asked[-1]
+    assert [len(stored_posts(db, club)) for club in clubs] == [60, 60]
+    assert result.summary["requests_made"] == 5  # the refused request counts against the budget
+
+
+def test_a_refused_field_that_is_not_optional_still_fails_the_account(fake, link, db, run):
+    club = fake.add_account("strict", posts=2)
+    link(club, name="Strict")
+    fake.refused_fields["instagram"] = {"timestamp"}
+
+    result = run()
+
+    assert result.status == 1
+    assert "Strict: (#100) Tried accessing nonexisting field (timestamp)" in result.stderr
+
+
 # -- the events table kept in step with the posts ----------------------------------------------------
 
 TRIVIA = "Trivia night tomorrow 7pm, Union House Rm 2 🧠"
