@@ -61,8 +61,10 @@ import re
 import secrets
 import sys
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from typing import Any
@@ -948,11 +950,27 @@ class _Reading:
     times: list[_TimeMention] = field(default_factory=list)
     said: list[tuple[int, int]] = field(default_factory=list)  # every day and time the parsers read, kept or not
 
+    @cached_property
+    def low(self) -> str:
+        """The text with ASCII letters in lower case, its length kept: what the long keyword lists
+        search, three times faster than a case-insensitive search of the text."""
+        return self.text.translate(_ASCII_LOWER)
+
     @property
     def mornings(self) -> bool:
         """Whether a bare hour from 5 to 11 means the morning: a breakfast, a sunrise hike or a run's
         meet-up, unless the caption speaks of an evening."""
         return bool(_MORNING_WORDS.search(self.text)) and not _EVENING_WORDS.search(self.text)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lowered(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A case-insensitive pattern as one that reads _Reading.low (it must have no case-sensitive part)."""
+    if "(?-i" in pattern.pattern or not pattern.flags & re.I:
+        raise ValueError(f"not a case-insensitive pattern: {pattern.pattern[:40]}")
+    return re.compile(pattern.pattern)
 
 
 _MORNING_WORDS = re.compile(
@@ -1188,11 +1206,12 @@ _COUNTDOWN = re.compile(
     r"|\b(?:a\s+)?(?P<fortnight>fortnight)\s+(?:from (?:today|now)|to go|away)",
     re.I,
 )
+_COUNTDOWN_LOW = _lowered(_COUNTDOWN)
 
 
 def _parse_countdowns(reading: _Reading) -> None:
     """ "just 3 days until Holi", "FOUR DAYS to go", "two weeks from today", "in ten days": a day."""
-    for m in _COUNTDOWN.finditer(reading.text):
+    for m in _COUNTDOWN_LOW.finditer(reading.low):
         raw = (m.group("n") or m.group("n2") or "14").lower()
         count = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
         unit = (m.group("unit") or m.group("unit2") or "days").lower()
@@ -1386,13 +1405,20 @@ _CLAUSE_END = re.compile(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u260
 
 def _clause_of(text: str, pos: int) -> tuple[int, int]:
     """The sentence (or line, or run between emoji) around a position."""
-    start = 0
+    starts, stops = _clauses(text)
+    index = bisect_right(starts, pos) - 1
+    return starts[index], stops[index]
+
+
+@lru_cache(maxsize=8)
+def _clauses(text: str) -> tuple[list[int], list[int]]:
+    """Where each clause of a caption starts and stops, found once however many days it names."""
+    starts, stops = [0], []
     for m in _CLAUSE_END.finditer(text):
-        if m.end() <= pos:
-            start = m.end()
-        elif m.start() >= pos:
-            return start, m.start()
-    return start, len(text)
+        stops.append(m.start())
+        starts.append(m.end())
+    stops.append(len(text))
+    return starts, stops
 
 
 _NOT_AN_EVENT = re.compile(
@@ -1419,6 +1445,7 @@ _NOT_AN_EVENT = re.compile(
     rf"|\b{_WD}\s*(?:-|to|through|thru|till)\s*{_WD}\b)(?![a-z])",  # whole words: "drawn", not "drawing"
     re.I,
 )
+_NOT_AN_EVENT_LOW = _lowered(_NOT_AN_EVENT)
 _STILL_ON = re.compile(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
 
 
@@ -1427,14 +1454,14 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     event: a day named in such a clause is dropped, and so are the times there. A new date given
     for a postponed event ("New date:", "moved to") stands."""
     text = reading.text
+    cues = [m.start() for m in _NOT_AN_EVENT_LOW.finditer(reading.low)]  # one pass, not one a clause
 
     def negated(pos: int) -> bool:
         start, stop = _clause_of(text, pos)
-        clause = text[start:stop]
-        still_on = _STILL_ON.search(clause)
-        if still_on and pos >= start + still_on.start():
+        if not any(start <= cue < stop for cue in cues):
             return False
-        return bool(_NOT_AN_EVENT.search(clause))
+        still_on = _STILL_ON.search(text, start, stop)
+        return not (still_on and pos >= still_on.start())
 
     def a_deadline(pos: int) -> bool:  # "by Friday", "until 30 November": when something ends
         return bool(_DEADLINE_BEFORE.search(text, max(0, pos - 30), pos))
@@ -1499,12 +1526,13 @@ _CORRECTION = re.compile(
     r"|(?:pushed|moved) (?:back|forward) to|postponed (?:to|until|till)|rescheduled (?:to|for)|now (?:on|at))\b",
     re.I,
 )
+_CORRECTION_LOW = _lowered(_CORRECTION)
 
 
 def _keep_corrected(reading: _Reading) -> None:
     """ "Trivia Friday 7pm. Correction: Saturday!", "pushed back to the 14th", "Friday, not Thursday":
     only the corrected day counts, and the corrected time where one is given (else the old one)."""
-    cue = next((m for m in _CORRECTION.finditer(reading.text)
+    cue = next((m for m in _CORRECTION_LOW.finditer(reading.low)
                 if any(d.pos >= m.start() for d in reading.dates)), None)  # fmt: skip
     if cue:
         reading.dates = [d for d in reading.dates if d.pos >= cue.start()]
@@ -1676,7 +1704,9 @@ def extract_events(
     for step in _STEPS:
         step(reading)
     events: list[Event] = []
-    for block in _blocks(reading):
+    for block in _blocks(reading) if reading.dates else []:
+        if not block.dates:
+            continue
         venue = _venue(reading.text, block)
         title = _title(reading, block, venue)
         for index, mention in enumerate(block.dates):
@@ -2038,7 +2068,7 @@ def _cut_at_marks(part: str, pos: int, marks: list[tuple[int, int]]) -> str:
     return part[pos:stop]
 
 
-def _blanked(text: str, pattern: str) -> str:
+def _blanked(text: str, pattern: str | re.Pattern[str]) -> str:
     """The text with what matches blanked out, its length kept (so that spans still point right)."""
     return re.sub(pattern, lambda m: "\n" + " " * (len(m.group()) - 1), text)
 
@@ -2047,15 +2077,26 @@ def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bo
     """The phrases of a block, each cut where a day or time is said (they are not part of a name),
     with whether it starts a line, a sentence or the part after a day (where a headline may stand)."""
     # questions, recaps, links and handles name no event: "Snow Camp? nah, Beach Camp", "last week's quiz was…"
-    part = _blanked(part, r"[^.!?\n]*\?+|https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
-    part = _blanked(part, rf"[^.!?\n{_EMOJI}]*\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b[^.!?\n{_EMOJI}]*")
+    part = _blanked(part, _NOT_A_NAME_TEXT)
+    pieces = _SENTENCES.split(part)  # a sentence, what ended it, the next sentence, …
+    for i in range(0, len(pieces), 2):
+        ending = pieces[i + 1] if i + 1 < len(pieces) else ""
+        if "?" in ending or _RECAP_SENTENCE.search(pieces[i]):
+            pieces[i] = _blanked(pieces[i], r".+")
+    part = "".join(pieces)
     chunks, pos = [], 0
     for a, b in [*marks, (len(part), len(part))]:
         for line in _TITLE_LINE.split(part[pos:a]):
-            pieces = [c.strip() for c in re.split(r"[,;()]", line or "") if c.strip()]
+            pieces = [c.strip() for c in _PIECES.split(line or "") if c.strip()]
             chunks += [(c, n == 0) for n, c in enumerate(pieces)]
         pos = max(pos, b)
     return chunks
+
+
+_NOT_A_NAME_TEXT = re.compile(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
+_SENTENCES = re.compile(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
+_RECAP_SENTENCE = re.compile(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
+_PIECES = re.compile(r"[,;()]")
 
 
 def _name_in(chunk: str, *, headline: bool = False) -> str | None:
