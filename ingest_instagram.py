@@ -878,6 +878,23 @@ def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
 EXTRACTOR_VERSION = 2  # bump when the rules change: stored events of older versions are derived again
 
 
+class _Lazy:
+    """A regular expression compiled on its first use: a command that reads no caption (--help, a
+    run of posts without a day in their captions) does not pay for the extractor's patterns."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags = pattern, flags
+
+    def __getattr__(self, name: str) -> Any:
+        """Only what the instance lacks comes here (search, finditer…): it is kept, so once only."""
+        method = getattr(re.compile(self.pattern, self.flags), name)
+        setattr(self, name, method)
+        return method
+
+
+_lazy = _Lazy
+
+
 @dataclass(frozen=True)
 class EventLocale:
     """How captions are read: the zone "tonight" and "Fri 6pm" are in, and whether 9/3 is 9 March
@@ -966,18 +983,18 @@ class _Reading:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _lowered(pattern: re.Pattern[str]) -> re.Pattern[str]:
+def _lowered(pattern: _Lazy) -> _Lazy:
     """A case-insensitive pattern as one that reads _Reading.low (it must have no case-sensitive part)."""
     if "(?-i" in pattern.pattern or not pattern.flags & re.I:
         raise ValueError(f"not a case-insensitive pattern: {pattern.pattern[:40]}")
-    return re.compile(pattern.pattern)
+    return _lazy(pattern.pattern)
 
 
-_MORNING_WORDS = re.compile(
+_MORNING_WORDS = _lazy(
     r"\b(?:morning|breakfast|brunch|sunrise|coffee|hike|hiking|run|running|walk|swim|yoga|pilates|parkrun|a\.?m\.?)\b",
     re.I,
 )
-_EVENING_WORDS = re.compile(
+_EVENING_WORDS = _lazy(
     r"\b(?:night|tonight|evening|dinner|party|pub|bar|drinks|karaoke|trivia|quiz|gig|concert|disco|ball|gala"
     r"|p\.?m\.?|after dark|sunset)\b",
     re.I,
@@ -1013,7 +1030,7 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
 
 
-_GLUED_LABEL = re.compile(
+_GLUED_LABEL = _lazy(
     r"(?<=[\w)!?.])[ \t]*(?=(?-i:Date|Time|When|Where|Location|Venue|Place|Cost|Price|Address)\s*:)"
     r"|[ \t]*(?=[📅🗓📆⏰🕒🕐🕑🕓🕔🕕🕖🕗🕘🕙🕚🕛⌚📍])",
 )
@@ -1072,13 +1089,13 @@ def _parse_iso_dates(reading: _Reading) -> None:
 
 
 _WD_PREFIX = rf"(?:{_WD}\.?,?\s+(?:the\s+)?)?"
-_NAMED_DATE = re.compile(
+_NAMED_DATE = _lazy(
     rf"\b(?:(?P<wd>{_WD})\.?,?\s+(?:the\s+)?)?"
     rf"(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|till|until)\s*{_WD_PREFIX}{_DAY})*)\s*(?:of\s+)?"
     rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?",
     re.I,
 )
-_MONTH_FIRST_DATE = re.compile(
+_MONTH_FIRST_DATE = _lazy(
     rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*{_DAY}\b"
     rf"(?!\s*(?:[:.]\d|-\s*\d|to\s+\d|{_AMPM})))*)"  # "November 12, 5 - 6pm": the 5 is an hour
     rf"\b(?:,?\s*(?P<year>20\d\d))?",
@@ -1115,13 +1132,11 @@ def _dated(today: date, month: int, day: int, year: int | None) -> date | None:
     return _day_in_year(year, month, day) if year else _nearest(today, month, day)
 
 
-_NOT_A_DATE_BEFORE = re.compile(
-    r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I
-)
+_NOT_A_DATE_BEFORE = _lazy(r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I)
 
 
-_NUMERIC_DATE = re.compile(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
-_NOT_A_DATE_AFTER = re.compile(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
+_NUMERIC_DATE = _lazy(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
+_NOT_A_DATE_AFTER = _lazy(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
 
 
 def _parse_numeric_dates(reading: _Reading) -> None:
@@ -1142,7 +1157,7 @@ def _parse_numeric_dates(reading: _Reading) -> None:
             reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
 
 
-_WEEKDAY_MENTION = re.compile(
+_WEEKDAY_MENTION = _lazy(
     rf"\b(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?\s*(?P<wd>{_WD})(?P<plural>s)?\b",
     re.I,
 )
@@ -1175,7 +1190,7 @@ def _parse_relative_dates(reading: _Reading) -> None:
                                           series=series))  # fmt: skip
 
 
-_BARE_ORDINAL = re.compile(
+_BARE_ORDINAL = _lazy(
     rf"\b(?:on|from|the)\s+(?:the\s+)?(?P<a>[12]?\d|3[01])(?:st|nd|rd|th)\b(?!\s*(?:of\s+)?{_MON}\b)"
     rf"(?:\s*(?:-|to|till|until)\s*(?:the\s+)?(?P<b>[12]?\d|3[01])(?:st|nd|rd|th)?\b)?",
     re.I,
@@ -1199,7 +1214,7 @@ _NUMBER_WORDS = {
     "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "twenty": 20, "thirty": 30,
 }  # fmt: skip
-_COUNTDOWN = re.compile(
+_COUNTDOWN = _lazy(
     r"\b(?:(?:just|only)\s+)?(?P<n>\d{1,2}|one|a|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen"
     r"|twenty|thirty)\s+(?P<unit>days?|weeks?|sleeps?)\s+(?:until|till|til|to go|away|left|from (?:today|now))"
     r"|\bin\s+(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|fourteen)\s+(?P<unit2>days|weeks)\b"
@@ -1219,7 +1234,7 @@ def _parse_countdowns(reading: _Reading) -> None:
         reading.dates.append(_DateMention(m.start(), m.end(), [reading.today + timedelta(days=days)], False))
 
 
-_SERIES_BOUND = re.compile(
+_SERIES_BOUND = _lazy(
     rf"\s*(?:in|of|during|throughout|for)\s+(?:the\s+month\s+of\s+)?(?P<month>{_MON})\b|\s*(?P<this>this month)",
     re.I,
 )
@@ -1265,21 +1280,21 @@ def _following_week(today: date, weekday: int) -> date:
 _TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>noon|midday|midnight))"
 
 
-_TIME_MENTION = re.compile(
+_TIME_MENTION = _lazy(
     r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
     r"|leaving|time:?)\s+)?"
     rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
     r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
     re.I,
 )
-_SCORE_AFTER = re.compile(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
-_COUNT_BEFORE = re.compile(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
-_ENDING_BEFORE = re.compile(
+_SCORE_AFTER = _lazy(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
+_COUNT_BEFORE = _lazy(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
+_ENDING_BEFORE = _lazy(
     r"\b(?:back|home|finish(?:es|ing)?|ends?|ending|wrap(?:s|ping)? up"
     r"|arriv\w*(?:\s+(?:back\s+)?(?:at|in)\s+[\w ]{1,20}?)?)\s+(?:by|at|around)?\s*$",
     re.I,
 )
-_NOT_A_TIME_AFTER = re.compile(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
+_NOT_A_TIME_AFTER = _lazy(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
 
 
 def _parse_times(reading: _Reading) -> None:
@@ -1312,7 +1327,7 @@ def _parse_times(reading: _Reading) -> None:
         )
 
 
-_BETWEEN = re.compile(rf"\bbetween\s+{_TIME.replace('P<', 'P<a')}\s+and\s+{_TIME.replace('P<', 'P<b')}", re.I)
+_BETWEEN = _lazy(rf"\bbetween\s+{_TIME.replace('P<', 'P<a')}\s+and\s+{_TIME.replace('P<', 'P<b')}", re.I)
 
 
 def _parse_between_times(reading: _Reading) -> None:
@@ -1324,7 +1339,7 @@ def _parse_between_times(reading: _Reading) -> None:
             reading.times.append(_TimeMention(m.start(), m.end(), start, end))
 
 
-_ARRIVAL_TIME = re.compile(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
+_ARRIVAL_TIME = _lazy(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
 
 
 def _parse_arrival_times(reading: _Reading) -> None:
@@ -1400,7 +1415,7 @@ def _drop_overlaps(reading: _Reading) -> None:
     reading.times = sorted(times, key=lambda t: t.pos)
 
 
-_CLAUSE_END = re.compile(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]+|;)")
+_CLAUSE_END = _lazy(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]+|;)")
 
 
 def _clause_of(text: str, pos: int) -> tuple[int, int]:
@@ -1421,7 +1436,7 @@ def _clauses(text: str) -> tuple[list[int], list[int]]:
     return starts, stops
 
 
-_NOT_AN_EVENT = re.compile(
+_NOT_AN_EVENT = _lazy(
     r"\b(?:applications?|nominations?|submissions?|entries|expressions? of interest|eois?|voting|polls?"
     r"|close[sd]?|closing|deadline|due (?:by|on|date)|(?:is|are) due|on sale|go(?:es)? on sale"
     r"|ticket(?:s)? (?:release|drop|sales?)|orders?\s+(?:by|close|closes|due)|pre-?orders?|rsvp (?:by|before)"
@@ -1446,7 +1461,7 @@ _NOT_AN_EVENT = re.compile(
     re.I,
 )
 _NOT_AN_EVENT_LOW = _lowered(_NOT_AN_EVENT)
-_STILL_ON = re.compile(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
+_STILL_ON = _lazy(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
 
 
 def _drop_what_is_not_an_event(reading: _Reading) -> None:
@@ -1470,14 +1485,14 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     reading.times = [t for t in reading.times if not negated(t.pos)]
 
 
-_DEADLINE_BEFORE = re.compile(
+_DEADLINE_BEFORE = _lazy(
     rf"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?"
     rf"(?:{_WD}\.?(?:\s+(?:night|morning|evening|afternoon|midnight|noon|\d{{1,2}}(?::\d\d)?\s*{_AMPM}))?\s*[(,]?\s*)?$",
     re.I,
 )
 
 
-_RECAP = re.compile(
+_RECAP = _lazy(
     r"\b(?:congrat\w*|thank(?:s| you)|see (?:you|u) at the next|what a (?:night|day)|recap|last night)\b", re.I
 )
 
@@ -1521,7 +1536,7 @@ def _merge_weekdays_with_dates(reading: _Reading) -> None:
     reading.dates = kept
 
 
-_CORRECTION = re.compile(
+_CORRECTION = _lazy(
     r"\b(?:correction|scratch that|update|updated|change of (?:plans?|date)|new date|new time|moved to"
     r"|(?:pushed|moved) (?:back|forward) to|postponed (?:to|until|till)|rescheduled (?:to|for)|now (?:on|at))\b",
     re.I,
@@ -1556,7 +1571,7 @@ def _drop_long_ranges(reading: _Reading) -> None:
             reading.dates = [d for d in reading.dates if d is not a and d is not b]
 
 
-_SPOTLIGHT = re.compile(
+_SPOTLIGHT = _lazy(
     rf"(?:\b(?:feature|spotlight|shout-?out|member|throwback|flashback|wellness|motivation|motivational|fun fact|fact"
     rf"|tip|tips|trivia|transformation|workout|self-?care|meme|mindful|music|book|wisdom|tech|travel|foodie?|fitness"
     rf"|fascinating|fashion|feel[- ]good|woman crush|man crush|recipe)\s+{_WD}\b"
@@ -1565,7 +1580,7 @@ _SPOTLIGHT = re.compile(
     re.I,
 )
 _PAST_WORDS = r"was|were|had|went|came|thanks?|thank you|recap|photos|pics|highlights|what a|loved|enjoyed"
-_PAST_MARKS = re.compile(rf"\b(?:{_PAST_WORDS})\b", re.I)
+_PAST_MARKS = _lazy(rf"\b(?:{_PAST_WORDS})\b", re.I)
 
 
 def _drop_what_is_not_a_day(reading: _Reading) -> None:
@@ -1673,7 +1688,7 @@ def _times_for(block: _Block, mention: _DateMention, index: int) -> list[_TimeMe
     return own or block.times
 
 
-_EVENT_WORDS = re.compile(
+_EVENT_WORDS = _lazy(
     r"\b(?:event|party|night|picnic|meet\w*|workshop|session|social|trip|camp|ball|gala|dinner|lunch|brunch"
     r"|breakfast|bbq|drinks|trivia|quiz|screening|movie|film|games?|match|hike|run|walk|tour|stall|fair|festival"
     r"|launch|talk|seminar|webinar|class|lesson|practice|training|rehearsal|concert|gig|show|karaoke|crawl"
@@ -1750,7 +1765,7 @@ def _one_event_named_twice(events: list[Event]) -> list[Event]:
     return merged
 
 
-_MAY_NAME_A_DAY = re.compile(
+_MAY_NAME_A_DAY = _lazy(
     rf"\b(?:{_WD}|{_MON}|today|tonight|tonite|tmrw|tmr|tomorrow|tomoz|2morrow|2moro)\b|\d{{1,2}}[/.]\d{{1,2}}|\d{{4}}-\d\d-\d\d",
     re.I,
 )
@@ -1808,7 +1823,7 @@ _STEPS: list[Callable[[_Reading], None]] = [
 # -- venues and titles ---------------------------------------------------------------------------------
 
 _PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|instagram live|ig live|online)"
-_VENUE_STOP = re.compile(
+_VENUE_STOP = _lazy(
     r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|•·]\s|[•·|]|\(|#|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
     r"|(?<=\d)(?=(?-i:[A-Z][a-z]))|(?<=(?-i:[a-z]{3}))(?=(?-i:[A-Z][a-z]))"  # glued: "Room 210Bring", "MooseJoin"
     r"|\s(?:with|to|for)\s+(?=(?-i:[a-z]))"
@@ -1817,19 +1832,19 @@ _VENUE_STOP = re.compile(
     r"|or (?=send|dm|email|message|call|text))\b)",
     re.I,
 )
-_NOT_A_VENUE = re.compile(
+_NOT_A_VENUE = _lazy(
     rf"(?:the\s+)?(?:(?:book|gospel|letter|epistle|world|spirit|name|life|glory|word) of\b|(?:to|until|till|from)\s"
     rf"|{_MON}\b\s*\d|{_WD}\b|(?:ukraine|palestine|gaza|israel|iran|sudan|congo|lebanon|syria)\b)",
     re.I,
 )
-_LABEL = re.compile(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
-_ROOM_CODE = re.compile(
+_LABEL = _lazy(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
+_ROOM_CODE = _lazy(
     rf"\b(?!(?:{_MON}|{_WD}|volume|vol|week|term|year|level|grade|top|covid|fall|spring|summer|winter|season|room|rm"
     rf"|no|number|chapter|part|round|step|day|phase|section)\b)(?-i:[A-Z][A-Za-z]{{1,9}})\s?\d{{1,4}}[A-Z]?\b(?!\s*(?:%|pm|am|:))",
     re.I,
 )
-_PLACE_TAIL = re.compile(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
-_CONTINUES = re.compile(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
+_PLACE_TAIL = _lazy(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
+_CONTINUES = _lazy(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
 
 
 def _venue_text(text: str, pos: int) -> str | None:
@@ -1916,9 +1931,9 @@ _PLACE_NOUNS = (
     r"|space|clinic|commons|atrium|ballroom|foyer|arena|field|rink|stadium|chapel|church|cafeteria|kitchen"
     r"|classroom|basement|plaza|square|hub|makerspace|office|station|terrace|deck"
 )
-_PLACE_WORD = re.compile(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
-_PLACE_LINE = re.compile(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
-_NAMED_PLACE = re.compile(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
+_PLACE_WORD = _lazy(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
+_PLACE_LINE = _lazy(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
+_NAMED_PLACE = _lazy(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
 
 
 def _segment_venue(text: str, block: _Block) -> str | None:
@@ -1954,14 +1969,14 @@ def _is_when(text: str, pos: int, block: _Block) -> bool:
 
 
 _EMOJI = r"\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u2300-\u23FF"
-_TITLE_LINE = re.compile(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
-_TITLE_SPLIT = re.compile(rf"{_TITLE_LINE.pattern}|[,;()]")
-_GREETING = re.compile(
+_TITLE_LINE = _lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
+_TITLE_SPLIT = _lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
+_GREETING = _lazy(
     r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
     r"|attention|happy \w+day|g'?day|yo|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
     re.I,
 )
-_HYPE = re.compile(
+_HYPE = _lazy(
     r"(?:(?:big|exciting|huge|great|some|important|breaking|special|fun|good) (?:news|announce?ment)"
     r"|(?:event|important|quick) (?:announce?ment|alert|update|reminder)|announce?ment|(?:friendly )?reminder"
     r"|(?:(?:our )?upcoming|new|next|this week'?s?) events?|save the date|mark your calendars?|alert|update|psa"
@@ -1972,40 +1987,40 @@ _HYPE = re.compile(
     r"(?:\s+(?:alert|update|flash|time))?\W*$",
     re.I,
 )
-_NOT_A_NAME_START = re.compile(
+_NOT_A_NAME_START = _lazy(
     r"(?:join|come|don'?t|do|we|we'?re|we'?ll|we'?ve|i|i'?m|it|it'?s|this|that|there|here|get|want|looking|check"
     r"|make|drop|mark|sign|grab|bring|see|thank|thanks|enjoy|let'?s|have|did|are|is|can|will|you|your|if|so"
     r"|just|who|what|why|how|when|where|swipe|tag|follow|click|head|stop|pull|find|swing|spots|registration"
     r"|tickets?|doors|free|only|all|everyone|anyone|please|remember|hope|in|on|for|to|with|from|and|or|but)\b",
     re.I,
 )
-_INVITATION = re.compile(
+_INVITATION = _lazy(
     r"\b(?:join(?:ing)? us (?:for|at|in)|come (?:along |out |by |down )?(?:to|for|join)|join(?= our| the| an? )"
     r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|attend"
     r"|(?=our (?:weekly|monthly|annual|first|next|upcoming)\b))\s*",
     re.I,
 )
-_INTRO = re.compile(
+_INTRO = _lazy(
     r"^(?:(?:dive|delve|step|jump) into(?: the world of)?|get ready for|introducing|presenting|announcing"
     r"|welcome to"
     r"|(?:is|are|will be)(?=\s+(?:our|the|an?)\b)|(?:for|at|to)(?=\s+(?-i:[A-Z])))\s+",
     re.I,
 )
-_LEADING = re.compile(
+_LEADING = _lazy(
     r"^(?:(?:a|an|the|our|their|its|my|this|next|another|annual|special|ultimate|exciting|amazing|awesome|fun"
     r"|inspiring|upcoming|first|new|big|huge|epic|exclusive|free|semesterly|yearly|very own|official"
     r"|much[- ]anticipated"
     r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day'?s|tonight'?s|today'?s|tomorrow'?s|this week'?s)\s+)+",
     re.I,
 )
-_TRAILING = re.compile(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
-_GENERIC = re.compile(
+_TRAILING = _lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
+_GENERIC = _lazy(
     r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
     r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?|classes|class|practices?"
     r"|lessons?|trainings?)(?: of the \w+)?",
     re.I,
 )
-_TITLE_CUT = re.compile(
+_TITLE_CUT = _lazy(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
     r"|in\b|from|\d|postponed|cancel|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
     r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today"
@@ -2013,8 +2028,8 @@ _TITLE_CUT = re.compile(
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
     re.I,
 )
-_A_SENTENCE = re.compile(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
-_DATE_WORDS = re.compile(
+_A_SENTENCE = _lazy(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
+_DATE_WORDS = _lazy(
     rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|nights?|mornings?|evenings?"
     rf"|afternoons?|arvo|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
     re.I,
@@ -2068,9 +2083,10 @@ def _cut_at_marks(part: str, pos: int, marks: list[tuple[int, int]]) -> str:
     return part[pos:stop]
 
 
-def _blanked(text: str, pattern: str | re.Pattern[str]) -> str:
+def _blanked(text: str, pattern: str | _Lazy) -> str:
     """The text with what matches blanked out, its length kept (so that spans still point right)."""
-    return re.sub(pattern, lambda m: "\n" + " " * (len(m.group()) - 1), text)
+    compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+    return compiled.sub(lambda m: "\n" + " " * (len(m.group()) - 1), text)
 
 
 def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
@@ -2093,16 +2109,16 @@ def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bo
     return chunks
 
 
-_NOT_A_NAME_TEXT = re.compile(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
-_SENTENCES = re.compile(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
-_RECAP_SENTENCE = re.compile(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
-_PIECES = re.compile(r"[,;()]")
+_NOT_A_NAME_TEXT = _lazy(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
+_SENTENCES = _lazy(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
+_RECAP_SENTENCE = _lazy(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
+_PIECES = _lazy(r"[,;()]")
 
 
 def _name_in(chunk: str, *, headline: bool = False) -> str | None:
     """A name in a phrase: cut where a sentence goes on, stripped of articles and hype, or None.
     A headline must look like a name: short, not a sentence, not led by a verb or a pronoun."""
-    chunk = re.split(_TITLE_SPLIT, chunk, maxsplit=1)[0].strip(" '\"*-")
+    chunk = _TITLE_SPLIT.split(chunk, maxsplit=1)[0].strip(" '\"*-")
     chunk = re.sub(r"\s+(?:is|are|will be|was|'s)\s*$", "", chunk, flags=re.I)  # "X is" before the day said
     chunk = _INTRO.sub("", chunk)
     if not re.search(r"[A-Za-z]", chunk) or _GREETING.match(chunk) or _HYPE.fullmatch(chunk.strip()):
