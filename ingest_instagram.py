@@ -912,21 +912,27 @@ def default_date_order(zone: ZoneInfo | str) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """An upcoming event a caption announces, inferred from its text."""
+    """An upcoming event a caption announces, inferred from its text. ``kind`` says what the caption
+    does with it: announces it ("event"), moves it to this day ("move", from ``moved_from`` where the
+    old day is said), or calls it off ("cancel": the day it was on, the post's own day if none is said)."""
 
     starts_at: datetime  # aware, in the caption's zone; local midnight when all_day
     ends_at: datetime | None
     all_day: bool
     venue: str | None
     title: str | None
+    kind: str = "event"
+    moved_from: date | None = None
 
     def to_json(self) -> dict[str, Any]:
+        said = {"kind": self.kind, "moved_from": _iso(self.moved_from)} if self.kind != "event" else {}
         return {
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "all_day": self.all_day,
             "venue": self.venue,
             "title": self.title,
+            **said,
         }
 
 
@@ -941,6 +947,8 @@ class _DateMention:
     weekday: int | None = None  # the weekday it names, if any
     series: bool = False  # "every Tuesday": the first day, then weekly
     multi_day: bool = False  # "Fri 6 - Sun 8 Nov": one event on its first day
+    moved: bool = False  # said after "moved to", "postponed to", "correction:": where an event goes
+    moved_from: date | None = None  # the day it left, where the caption says it
 
 
 @dataclass
@@ -965,6 +973,7 @@ class _Reading:
     month_first: bool = False  # EVENT_DATE_ORDER=MDY: 9/3 is September 3
     dates: list[_DateMention] = field(default_factory=list)
     times: list[_TimeMention] = field(default_factory=list)
+    cancelled: list[_DateMention] = field(default_factory=list)  # days of events the caption calls off
     said: list[tuple[int, int]] = field(default_factory=list)  # every day and time the parsers read, kept or not
 
     @cached_property
@@ -1481,8 +1490,17 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     def a_deadline(pos: int) -> bool:  # "by Friday", "until 30 November": when something ends
         return bool(_DEADLINE_BEFORE.search(text, max(0, pos - 30), pos))
 
-    reading.dates = [d for d in reading.dates if not negated(d.pos) and not a_deadline(d.pos)]
+    dropped = [d for d in reading.dates if negated(d.pos)]
+    reading.cancelled = [d for d in dropped if _CANCELLED.search(text, *_clause_of(text, d.pos))]
+    reading.dates = [d for d in reading.dates if d not in dropped and not a_deadline(d.pos)]
     reading.times = [t for t in reading.times if not negated(t.pos)]
+
+
+_CANCELLED = _lazy(
+    r"\b(?:cancel+ed|called off|not going ahead|postponed(?!\s+(?:to|until|till|for)\b)|no longer (?:happening|running)"
+    r"|won'?t be (?:happening|running|going ahead))\b",
+    re.I,
+)
 
 
 _DEADLINE_BEFORE = _lazy(
@@ -1550,7 +1568,10 @@ def _keep_corrected(reading: _Reading) -> None:
     cue = next((m for m in _CORRECTION_LOW.finditer(reading.low)
                 if any(d.pos >= m.start() for d in reading.dates)), None)  # fmt: skip
     if cue:
+        left = [d for d in reading.dates if d.pos < cue.start()]
         reading.dates = [d for d in reading.dates if d.pos >= cue.start()]
+        for mention in reading.dates:
+            mention.moved, mention.moved_from = True, left[-1].days[0] if left else None
         if any(t.pos >= cue.start() for t in reading.times):
             reading.times = [t for t in reading.times if t.pos >= cue.start()]
     instead = [d for d in reading.dates if re.match(r"[\w\s,]{0,20}?\binstead\b", reading.text[d.stop :], re.I)]
@@ -1711,6 +1732,14 @@ def extract_events(
 ) -> list[Event]:
     """The upcoming events a caption announces, read against the post's local time in ``tz``, its
     numeric dates in ``date_order`` (DMY or MDY; None: as the zone's place writes them)."""
+    return [e for e in read_caption(caption, posted_at, tz, date_order) if e.kind != "cancel"]
+
+
+def read_caption(
+    caption: str | None, posted_at: datetime, tz: ZoneInfo | str = "Australia/Melbourne", date_order: str | None = None
+) -> list[Event]:
+    """What a caption says of events: those it announces or moves, and those it calls off (kind
+    "cancel": "Thursday's trivia is cancelled", or with no day said, the post's own day)."""
     if not caption:
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
@@ -1718,6 +1747,22 @@ def extract_events(
     reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date(), month_first)
     for step in _STEPS:
         step(reading)
+    return _announced(reading, posted_at, zone) + _called_off(reading, zone)
+
+
+def _called_off(reading: _Reading, zone: ZoneInfo) -> list[Event]:
+    """The events a caption cancels: on each day said in a clause that calls it off, else (a caption
+    that cancels without a day, "Trivia is cancelled 😔") on the post's day; titled as the caption is."""
+    days = sorted({d.days[0] for d in reading.cancelled if d.days[0] >= reading.today})
+    if not days and not reading.cancelled and not reading.dates and _CANCELLED.search(reading.text):
+        days = [reading.today]
+    block = _Block(0, len(reading.text), reading.cancelled, [])
+    title = _title(reading, block, None) if days else None
+    return [Event(datetime.combine(day, dtime(0), zone), None, True, None, title, kind="cancel") for day in days]
+
+
+def _announced(reading: _Reading, posted_at: datetime, zone: ZoneInfo) -> list[Event]:
+    """The events of the days the refiners kept, block by block, each with its block's venue and title."""
     events: list[Event] = []
     for block in _blocks(reading) if reading.dates else []:
         if not block.dates:
@@ -1728,7 +1773,8 @@ def extract_events(
             times = _times_for(block, mention, index)
             for day in _sessions(mention, posted_at, zone, times):
                 start, end, all_day = _start_and_end(day, zone, times)
-                event = Event(start, end, all_day, venue, title)
+                kind = "move" if mention.moved else "event"
+                event = Event(start, end, all_day, venue, title, kind, mention.moved_from)
                 if event not in events and _announces_something(reading.text, event):
                     events.append(event)
     return _one_event_named_twice(events)
@@ -1973,7 +2019,8 @@ _TITLE_LINE = _lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")
 _TITLE_SPLIT = _lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
 _GREETING = _lazy(
     r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
-    r"|attention|happy \w+day|g'?day|yo|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
+    r"|attention|happy \w+day|g'?day|yo|sorry|unfortunately|oh no"
+    r"|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
     re.I,
 )
 _HYPE = _lazy(
@@ -2022,8 +2069,9 @@ _GENERIC = _lazy(
 )
 _TITLE_CUT = _lazy(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
-    r"|in\b|from|\d|postponed|cancel|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
-    r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today"
+    r"|in\b|from|\d|postponed|cancel|called|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
+    r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today|moved|postponed|rescheduled"
+    r"|pushed|now|cancel+ed|called off"
     r"|tomorrow|tmrw|from|happening|coming|returns|till|until|where|when|which|that"
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
     re.I,
@@ -2153,6 +2201,149 @@ def _cased(name: str) -> str:
         words = name.lower().split()
         return " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
     return name[:1].upper() + name[1:]
+
+
+# ---------------------------------------------------------------------------
+# Club events: the mentions of a club in, one event per real event out (pure: no database, no HTTP)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One event a post says (a row of instagram_events), as club events are planned from it."""
+
+    key: tuple[str, int]  # (media_id, ordinal): the post, and which of its events
+    posted_at: datetime
+    event: Event
+    club_event_id: int | None = None  # the club event it points at as stored (None: not yet)
+
+
+@dataclass
+class ClubEvent:
+    """One real event of a club: what the live posts that mention it agree on. ``origin`` names the
+    mention that first announced it, which a unique constraint keeps from being made twice."""
+
+    id: int | None
+    origin: str
+    starts_at: datetime
+    ends_at: datetime | None
+    all_day: bool
+    venue: str | None
+    title: str | None
+    first_posted_at: datetime
+    status: str = "scheduled"  # or "cancelled"
+    sequence: int = 0  # +1 whenever the day, time, venue, title or status changes
+    mentions: list[tuple[str, int]] = field(default_factory=list)
+    said_at: datetime | None = None  # when the latest post that moved, cancelled or announced it again
+
+    def fields(self) -> tuple[Any, ...]:
+        return (self.starts_at, self.ends_at, self.all_day, self.venue, self.title, self.status)
+
+
+_STOP_WORDS = frozenset(
+    "a an and the of to in on at for with by from our your my this that is are be we us you it its event events"
+    " night day club session sessions meeting join come see all new next week weekly".split()
+)
+
+
+def _words(title: str | None) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", (title or "").lower()) if w not in _STOP_WORDS}
+
+
+def plan_club_events(mentions: list[Mention], stored: list[ClubEvent], tz: ZoneInfo) -> list[ClubEvent]:
+    """The club events the mentions of one club give, oldest post first: a mention joins the event
+    it names again (same day and start; or one of them without a time, where the day has no other
+    event or their titles share a word), a move or a cancellation changes the event it refers to,
+    and every other mention starts an event. Each keeps the id of the stored event it continues."""
+    planned: list[ClubEvent] = []
+    for mention in sorted(mentions, key=lambda m: (m.posted_at, m.key)):
+        kind = mention.event.kind
+        referring = kind in ("move", "cancel")
+        target = _referred(planned, mention, tz) if referring else _same_event(planned, mention, tz)
+        if target is None and kind == "cancel":
+            continue  # calls off nothing this club announced
+        if target is None:
+            planned.append(_founded(mention))
+            continue
+        _apply(target, mention, tz)
+    return _with_identity(planned, stored, tz)
+
+
+def _founded(mention: Mention) -> ClubEvent:
+    e = mention.event
+    return ClubEvent(None, f"{mention.key[0]}/{mention.key[1]}", e.starts_at, e.ends_at, e.all_day, e.venue, e.title,
+                     mention.posted_at, mentions=[mention.key], said_at=mention.posted_at)  # fmt: skip
+
+
+def _day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def _same_event(planned: list[ClubEvent], mention: Mention, tz: ZoneInfo) -> ClubEvent | None:
+    """The planned event a mention names again, if any."""
+    e = mention.event
+    day = [c for c in planned if _day(c.starts_at, tz) == _day(e.starts_at, tz)]
+    for c in day:
+        if not (c.all_day or e.all_day) and c.starts_at == e.starts_at:
+            return c
+        if (c.all_day or e.all_day) and (len(day) == 1 or _words(c.title) & _words(e.title)):
+            return c
+    return None
+
+
+def _referred(planned: list[ClubEvent], mention: Mention, tz: ZoneInfo) -> ClubEvent | None:
+    """The event a move or a cancellation refers to: one announced before it and not yet over when it
+    was posted, its title sharing a word where any does, else the one nearest the day it names."""
+    e, posted = mention.event, _day(mention.posted_at, tz)
+    upcoming = [c for c in planned if c.first_posted_at <= mention.posted_at and _day(c.starts_at, tz) >= posted]
+    if e.kind == "cancel":
+        upcoming = [c for c in upcoming if c.status == "scheduled"] or upcoming
+    named = [c for c in upcoming if _words(c.title) & _words(e.title)] or upcoming
+    near = e.moved_from if e.kind == "move" else _day(e.starts_at, tz)
+    if near is None:
+        return min(named, key=lambda c: c.starts_at, default=None)
+    return min(named, key=lambda c: (abs((_day(c.starts_at, tz) - near).days), c.starts_at), default=None)
+
+
+def _apply(target: ClubEvent, mention: Mention, tz: ZoneInfo) -> None:
+    """A newer mention's word on the event: what it says wins, what it leaves out stays."""
+    e = mention.event
+    target.mentions.append(mention.key)
+    if e.kind == "cancel":
+        target.status, target.said_at = "cancelled", mention.posted_at
+        return
+    if e.kind == "move" and e.all_day and not target.all_day:  # a new day, no new time: the old time
+        clock = target.starts_at.astimezone(tz)
+        moved = datetime.combine(_day(e.starts_at, tz), clock.time(), tz)
+        length = target.ends_at - target.starts_at if target.ends_at else None
+        target.starts_at, target.ends_at = moved, moved + length if length else None
+    elif e.kind == "move" or not e.all_day:  # a new day, or a time said: the start (and end) it gives
+        if target.starts_at != e.starts_at or e.ends_at:
+            target.ends_at = e.ends_at
+        target.starts_at, target.all_day = e.starts_at, e.all_day
+    target.venue, target.title = e.venue or target.venue, e.title or target.title
+    target.status, target.said_at = "scheduled", mention.posted_at
+
+
+def _with_identity(planned: list[ClubEvent], stored: list[ClubEvent], tz: ZoneInfo) -> list[ClubEvent]:
+    """Each planned event takes the id of the stored one it continues: the one its mentions point at,
+    else the one its first mention founded, else one of the same day that agrees with it (a post
+    derived again, or restored, keeps its events' ids). Its sequence grows when anything changed."""
+    by_id = {s.id: s for s in stored}
+    taken: set[int | None] = set()
+    linked = {key: m_id for s in stored for key in s.mentions for m_id in [s.id]}
+    for c in planned:
+        ids = sorted({linked[k] for k in c.mentions if k in linked} - taken)
+        same_origin = [s.id for s in stored if s.origin == c.origin and s.id not in taken]
+        alike = [s.id for s in stored if s.id not in taken and _day(s.starts_at, tz) == _day(c.starts_at, tz)
+                 and (s.starts_at == c.starts_at or _words(s.title) & _words(c.title))]  # fmt: skip
+        found = (ids or same_origin or alike or [None])[0]
+        if found is not None:
+            taken.add(found)
+            old = by_id[found]
+            c.id, c.origin = found, old.origin
+            c.sequence = old.sequence + (c.fields() != old.fields())
+    return planned
 
 
 # ---------------------------------------------------------------------------
