@@ -100,8 +100,8 @@ class Bench:
     def reset(self, accounts: int, posts: int) -> None:
         """Empty tables, and ``accounts`` fake accounts of ``posts`` posts each, linked by hand."""
         self.db.execute(
-            "DROP TABLE IF EXISTS instagram_events, instagram_posts, instagram_accounts, instagram_sync_runs,"
-            " instagram_link_requests CASCADE"
+            "DROP TABLE IF EXISTS instagram_events, instagram_club_events, instagram_posts, instagram_accounts,"
+            " instagram_sync_runs, instagram_link_requests CASCADE"
         )
         ingest.ensure_schema(self.db)
         self.fake.accounts.clear()

@@ -40,7 +40,8 @@ SCRIPT_VARIABLES = {
     "INSTAGRAM_AUTHORIZE_URL",
     "INSTAGRAM_API_URL",
 }  # fmt: skip
-TABLES = ("instagram_events", "instagram_posts", "instagram_accounts", "instagram_sync_runs", "instagram_link_requests")
+TABLES = ("instagram_events", "instagram_club_events", "instagram_posts", "instagram_accounts", "instagram_sync_runs",
+          "instagram_link_requests")  # fmt: skip
 
 
 @pytest.fixture(scope="session")

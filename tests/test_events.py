@@ -371,7 +371,7 @@ def test_an_edited_caption_replaces_the_events_of_its_post(fake, link, db, run):
 
 
 def test_a_post_marked_deleted_takes_its_events_with_it(fake, link, db, run):
-    club = fake.add_account("cancelled", posts=5)
+    club = fake.add_account("gonepost", posts=5)
     club.posts[1].caption = TRIVIA
     link(club)
     run()

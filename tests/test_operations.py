@@ -480,6 +480,7 @@ def test_row_level_security_hides_tokens_from_other_roles(fake, link, db, run):
     ).fetchall()
     assert [r[0] for r in enabled] == [
         "instagram_accounts",
+        "instagram_club_events",
         "instagram_events",
         "instagram_link_requests",
         "instagram_posts",
