@@ -2241,6 +2241,7 @@ class ClubEvent:
     sequence: int = 0  # +1 whenever the day, time, venue, title or status changes
     mentions: list[tuple[str, int]] = field(default_factory=list)
     said_at: datetime | None = None  # when the latest post that moved, cancelled or announced it again
+    changed: bool = True  # new, or unlike the stored one: what a run's summary lists
 
     def fields(self) -> tuple[Any, ...]:
         return (self.starts_at, self.ends_at, self.all_day, self.venue, self.title, self.status)
@@ -2349,7 +2350,8 @@ def _with_identity(planned: list[ClubEvent], stored: list[ClubEvent], tz: ZoneIn
             taken.add(found)
             old = by_id[found]
             c.id, c.origin = found, old.origin
-            c.sequence = old.sequence + (c.fields() != old.fields())
+            c.changed = c.fields() != old.fields()
+            c.sequence = old.sequence + c.changed
     return planned
 
 
@@ -2881,8 +2883,7 @@ SELECT (SELECT count(*) FROM upserted WHERE inserted),
         WHERE b.was_deleted OR b.fields IS DISTINCT FROM (p.caption, p.media_type, p.media_product_type,
                                                           p.media_url, p.thumbnail_url, p.permalink, p."timestamp",
                                                           p.alt_text)),
-       (SELECT count(*) FROM absent WHERE deleted),
-       (SELECT array_agg(media_id) FROM stale)
+       (SELECT count(*) FROM absent WHERE deleted)
 """
 )
 
@@ -2907,7 +2908,7 @@ class Change:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
-    new_events: list[Event] = field(default_factory=list)  # derived anew: the posts were new or changed
+    club_events: list[ClubEvent] = field(default_factory=list)  # new or changed by the page
 
 
 def _event_columns(events: list[tuple[str, Event]]) -> dict[str, list[Any]]:
@@ -3025,16 +3026,16 @@ def plan_for(
     events: list[tuple[str, Event]],
     tz: ZoneInfo,
     flagged: bool = False,
-) -> dict[str, list[Any]]:
+) -> list[ClubEvent]:
     """The plan of club events once these posts' mentions take the place of their old ones (empty, with
-    no round trip, where the posts mention nothing and nothing is flagged), as statement parameters."""
+    no round trip, where the posts mention nothing and nothing is flagged)."""
     if not events and not flagged:
-        return _club_plan_params([])
+        return []
     stored, context = _club_context(conn, ig_user_id, [media_id for media_id, _ in posts], [e for _, e in events],
                                     tz, flagged)  # fmt: skip
     posted = dict(posts)
     new = [Mention(key, posted[key[0]], e) for key, (_, e) in zip(_keyed(events), events)]
-    return _club_plan_params(plan_club_events(context + new, stored, tz))
+    return plan_club_events(context + new, stored, tz)
 
 
 def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_id: int) -> Change:
@@ -3046,7 +3047,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
     covered = write.covered or Coverage(None, None)
     events = write.events
     plan = plan_for(conn, account.ig_user_id, [(p.media_id, p.timestamp) for p in rows], events, write.tz)
-    inserted, updated, deleted, stale = conn.execute(
+    inserted, updated, deleted = conn.execute(
         _SAVE_PAGE,
         {
             "media_id": [p.media_id for p in rows],
@@ -3068,12 +3069,11 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
             "account_id": account.id,
             "version": EXTRACTOR_VERSION,
             **{f"ev_{name}": column for name, column in _event_columns(events).items()},
-            **plan,
+            **_club_plan_params(plan),
         },
     ).fetchone()
     _advance(account, rows, write.walks)
-    renewed = set(stale or ())
-    return Change(inserted, updated, deleted, [e for m, e in events if m in renewed and e.kind != "cancel"])
+    return Change(inserted, updated, deleted, [c for c in plan if c.changed])
 
 
 def preview_page(conn: psycopg.Connection, account: Account, write: PageWrite) -> Change:
@@ -3178,13 +3178,14 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
              for media_id, caption, moment, gone, alt in rows if not gone]  # fmt: skip
     events = events_of(posts, locale)
     plan = plan_for(conn, ig_user_id, [(r[0], r[2]) for r in rows], events, locale.tz)
-    return _write_mentions(conn, ig_user_id, [r[0] for r in rows], events, plan, clear_flags=False)
+    return _write_mentions(conn, ig_user_id, [r[0] for r in rows], events, _club_plan_params(plan), clear_flags=False)
 
 
 def replan_club_events(conn: psycopg.Connection, ig_user_id: str, tz: ZoneInfo) -> None:
     """Plan again the club events a lost mention left flagged (a deleted post's, say: a cancellation
     whose post is gone no longer cancels)."""
-    _write_mentions(conn, ig_user_id, [], [], plan_for(conn, ig_user_id, [], [], tz, flagged=True), clear_flags=True)
+    plan = plan_for(conn, ig_user_id, [], [], tz, flagged=True)
+    _write_mentions(conn, ig_user_id, [], [], _club_plan_params(plan), clear_flags=True)
 
 
 def _write_mentions(conn: psycopg.Connection, ig_user_id: str, replaced: list[str], events: list[tuple[str, Event]],
@@ -3260,17 +3261,34 @@ def accounts_with_stale_events(conn: psycopg.Connection, everything: bool) -> li
     ).fetchall()
 
 
-def upcoming_events(conn: psycopg.Connection, days: int) -> list[dict[str, Any]]:
-    """Events of live posts that are not over and start within ``days`` days, in start order."""
-    return (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            """SELECT starts_at, ends_at, all_day, title, venue, account_name, permalink, media_id
-               FROM upcoming_events WHERE starts_at < now() + make_interval(days => %s)""",
-            (days,),
-        )
-        .fetchall()
-    )
+def club_events(
+    conn: psycopg.Connection, days: int, *, everything: bool = False, account_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The club events a live post mentions that are not over and start within ``days`` days, in start
+    order, with the newest such post; the cancelled ones too with ``everything``."""
+    return conn.cursor(row_factory=dict_row).execute(_CLUB_EVENTS, {"days": days, "everything": everything,
+                                                                    "account_id": account_id}).fetchall()  # fmt: skip
+
+
+_CLUB_EVENTS = """
+SELECT c.id, c.title, c.starts_at, c.ends_at, c.all_day, c.venue, a.account_name, newest.permalink,
+       newest.caption, live.mentions, c.status, c.sequence, c.first_posted_at, c.updated_at
+FROM instagram_club_events c
+CROSS JOIN LATERAL (
+    SELECT count(DISTINCT e.media_id) AS mentions FROM instagram_events e
+    JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
+    WHERE e.club_event_id = c.id) live
+CROSS JOIN LATERAL (
+    SELECT p.permalink, p.caption FROM instagram_events e
+    JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
+    WHERE e.club_event_id = c.id ORDER BY p."timestamp" DESC, p.media_id DESC LIMIT 1) newest
+LEFT JOIN instagram_accounts a ON a.ig_user_id = c.ig_user_id
+WHERE live.mentions > 0 AND (%(everything)s OR c.status = 'scheduled')
+  AND (%(account_id)s::integer IS NULL OR a.id = %(account_id)s::integer)
+  AND coalesce(c.ends_at, c.starts_at + CASE WHEN c.all_day THEN interval '1 day' ELSE interval '0' END) >= now()
+  AND c.starts_at < now() + make_interval(days => %(days)s)
+ORDER BY c.starts_at, c.id
+"""
 
 
 # ---------------------------------------------------------------------------
@@ -3304,7 +3322,7 @@ class Sync:
     posts_updated: int = 0
     posts_deleted: int = 0
     results: list[AccountResult] = field(default_factory=list)
-    new_events: list[tuple[str, Event]] = field(default_factory=list)  # (account name, event) derived this run
+    club_events: dict[str, tuple[str, ClubEvent]] = field(default_factory=dict)  # new or changed, by origin
 
     def save(self, account: Account, write: PageWrite) -> Change:
         """Write a page, or in a dry run only count what it would change."""
@@ -3503,7 +3521,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
                           events_of(posts, sync.config.event_locale), sync.config.event_timezone)  # fmt: skip
         change = sync.save(account, write)
         inserted, updated, deleted = inserted + change.inserted, updated + change.updated, deleted + change.deleted
-        sync.new_events += [(account.account_name, event) for event in change.new_events]
+        sync.club_events.update((c.origin, (account.account_name, c)) for c in change.club_events)
         if _account_near_limit(account, sync):
             break
     sync.posts_inserted += inserted
@@ -4256,9 +4274,16 @@ def _parser() -> argparse.ArgumentParser:
         " posts with --all), in batches; safe beside a running sync, which keeps its accounts itself.",
     )
     extract.add_argument("--all", action="store_true", help="derive every post's events again, not only stale ones")
-    events = commands.add_parser("events", help="list upcoming events of live posts, in start order")
+    events = commands.add_parser(
+        "events",
+        help="list each upcoming club event once, in start order",
+        description="Each real event of the clubs once (the posts that mention it merged), in start order.",
+    )
     events.add_argument("--days", type=_days, default=14, help="events starting within N days (default 14)")
     events.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    events.add_argument("--all", action="store_true", help="list cancelled events too, with their status")
+    events.add_argument("--ics", action="store_true", help="write an RFC 5545 calendar on stdout, to subscribe to")
+    events.add_argument("--account", type=_account_key, help="only this club's events (name, id or ig_user_id)")
     return parser
 
 
@@ -4285,12 +4310,12 @@ def _command_run(args: argparse.Namespace, config: Config) -> int:
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as out:
-            out.write(redact(step_summary(summary, sync.results, sync.new_events)))
+            out.write(redact(step_summary(summary, sync.results, list(sync.club_events.values()))))
     return 0 if summary["success"] else 1
 
 
 def step_summary(
-    summary: dict[str, Any], results: list[AccountResult], new_events: list[tuple[str, Event]] = ()
+    summary: dict[str, Any], results: list[AccountResult], club_events: list[tuple[str, ClubEvent]] = ()
 ) -> str:
     """The run as Markdown, for the GitHub Actions run page."""
 
@@ -4314,18 +4339,18 @@ def step_summary(
         f"| {cell(r.name)} | {r.inserted} | {r.updated} | {r.deleted} | {r.requests} | {cell(r.outcome)} |"
         for r in results
     ]
-    if new_events:
+    if club_events:
         lines += [
             "",
-            "New events found in captions:",
+            "New and changed events:",
             "",
-            "| when | event | venue | club |",
-            "| --- | --- | --- | --- |",
+            "| when | event | venue | club | status |",
+            "| --- | --- | --- | --- | --- |",
         ]
         lines += [
             f"| {cell(_when({'starts_at': e.starts_at, 'ends_at': e.ends_at, 'all_day': e.all_day}))} "
-            f"| {cell(e.title or '')} | {cell(e.venue or '')} | {cell(name)} |"
-            for name, e in sorted(new_events, key=lambda pair: pair[1].starts_at)
+            f"| {cell(e.title or '')} | {cell(e.venue or '')} | {cell(name)} | {e.status} |"
+            for name, e in sorted(club_events, key=lambda pair: pair[1].starts_at)
         ]
     return "\n".join(lines) + "\n\n"
 
@@ -4528,25 +4553,93 @@ def _command_events(args: argparse.Namespace, config: Config) -> int:
     conn = connect(config)
     try:
         ensure_schema(conn)
-        rows = upcoming_events(conn, args.days)
+        account_id = find_account(conn, args.account) if args.account else None
+        rows = club_events(conn, args.days, everything=args.all or args.ics, account_id=account_id)
     finally:
         conn.close()
     tz = config.event_timezone
+    if args.ics:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(calendar(rows, tz).encode())
+        return 0
     for row in rows:
         row["starts_at"] = row["starts_at"].astimezone(tz)
         row["ends_at"] = row["ends_at"].astimezone(tz) if row["ends_at"] else None
     if args.json:
-        print(json.dumps(rows, default=lambda v: v.isoformat(), ensure_ascii=False))
+        public = [{k: v for k, v in row.items() if k not in ("caption", "updated_at")} for row in rows]
+        print(json.dumps(public, default=lambda v: v.isoformat(), ensure_ascii=False))
         return 0
     if not rows:
         print(f"No upcoming events in the next {args.days} days.")
         return 0
     table = [
-        [_when(row), row["title"] or "", row["venue"] or "", row["account_name"] or "", row["permalink"] or ""]
+        [_when(row), row["title"] or "", row["venue"] or "", row["account_name"] or "", str(row["mentions"]),
+         row["status"], row["permalink"] or ""]
         for row in rows
-    ]
-    print(_table([f"when ({tz.key})", "event", "venue", "club", "post"], table))
+    ]  # fmt: skip
+    print(_table([f"when ({tz.key})", "event", "venue", "club", "posts", "status", "newest post"], table))
     return 0
+
+
+# ---------------------------------------------------------------------------
+# The calendar: club events in, RFC 5545 text out (pure: no database, no HTTP)
+# ---------------------------------------------------------------------------
+
+_ICS_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def calendar(rows: list[dict[str, Any]], tz: ZoneInfo) -> str:
+    """An iCalendar file that Google, Apple and Outlook calendars subscribe to: a VEVENT per club
+    event, its UID the club event's id (so it never changes), its SEQUENCE the club event's, a
+    cancelled one STATUS:CANCELLED. Lines end in CRLF and fold at 75 octets (RFC 5545)."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Connect3//ingest_instagram//EN", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH", "X-WR-CALNAME:Connect3 club events", f"X-WR-TIMEZONE:{tz.key}"]  # fmt: skip
+    for row in rows:
+        lines += _vevent(row, tz)
+    lines.append("END:VCALENDAR")
+    return "".join(_folded(line) + "\r\n" for line in lines)
+
+
+def _vevent(row: dict[str, Any], tz: ZoneInfo) -> list[str]:
+    club = row["account_name"] or "A club"
+    caption = clean_text(row["caption"]) or ""
+    start, end = row["starts_at"], row["ends_at"]
+    if row["all_day"]:
+        day = start.astimezone(tz).date()
+        when = [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}"]
+    else:
+        when = [f"DTSTART:{_ics_utc(start)}"] + ([f"DTEND:{_ics_utc(end)}"] if end else [])
+    lines = ["BEGIN:VEVENT", f"UID:club-event-{row['id']}@connect3", f"DTSTAMP:{_ics_utc(row['updated_at'])}", *when,
+             f"SUMMARY:{_ics_text(row['title'] or f'{club} event')}", f"SEQUENCE:{row['sequence']}",
+             f"STATUS:{'CANCELLED' if row['status'] == 'cancelled' else 'CONFIRMED'}",
+             f"DESCRIPTION:{_ics_text(f'{club}: {caption[:500]}')}"]  # fmt: skip
+    lines += [f"LOCATION:{_ics_text(row['venue'])}"] if row["venue"] else []
+    lines += [f"URL:{_ics_text(row['permalink'])}"] if row["permalink"] else []
+    return [*lines, "END:VEVENT"]
+
+
+def _ics_utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _ics_text(value: str) -> str:
+    """TEXT as RFC 5545 escapes it: backslash, semicolon, comma and line breaks; no other control
+    character, and no half of a surrogate pair (which UTF-8 cannot carry)."""
+    text = (clean_text(value) or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    return _ICS_CONTROL.sub("", text)
+
+
+def _folded(line: str) -> str:
+    """A content line folded so that no line is longer than 75 octets, never inside a character."""
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode())
+        if size + width > (75 if not parts else 74):
+            parts.append(current)
+            current, size = "", 0
+        current, size = current + char, size + width
+    return "\r\n ".join([*parts, current])
 
 
 def _when(row: dict[str, Any]) -> str:

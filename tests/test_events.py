@@ -507,7 +507,8 @@ def test_events_lists_upcoming_events_of_live_posts_in_start_order(fake, link, d
     later = json.loads(run("events", "--days", "30", "--json").stdout)
 
     assert table.status == 0, table.stderr
-    assert table.stdout.splitlines()[0].split() == ["when", "(Australia/Melbourne)", "event", "venue", "club", "post"]
+    assert table.stdout.splitlines()[0].split() == ["when", "(Australia/Melbourne)", "event", "venue", "club", "posts",
+                                                    "status", "newest", "post"]  # fmt: skip
     assert "Lister Club" in table.stdout and "Union House Theatre" in table.stdout
     assert sorted(e["venue"] for e in listed) == ["Union House Rm 2", "Union House Theatre"]  # both tomorrow
     assert [e["starts_at"] for e in listed] == sorted(e["starts_at"] for e in listed)
@@ -524,5 +525,6 @@ def test_a_runs_step_summary_lists_the_new_events(fake, link, db, run, tmp_path)
     run(GITHUB_STEP_SUMMARY=str(summary_file))
 
     text = summary_file.read_text()
-    assert "New events found in captions:" in text
-    assert re.search(r"\| \w{3} \d\d \w{3} 19:00 \| .*Trivia night.* \| Union House Rm 2 \| Summary Club \|", text)
+    assert "New and changed events:" in text
+    assert re.search(r"\| \w{3} \d\d \w{3} 19:00 \| .*Trivia night.* \| Union House Rm 2 \| Summary Club \| scheduled \|",
+                     text)  # fmt: skip
