@@ -84,10 +84,12 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=60)
 REFRESH_WHEN_LEFT = 0.10  # refresh when less than this share of the lifetime remains
 DEFAULT_THROTTLE_WAIT = timedelta(hours=1)  # when Meta throttles an account without saying for how long
 USAGE_LIMIT_PCT = 95  # usage "at or near" Meta's limit: the app stops the batch, an account waits
-MEDIA_FIELDS = "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text"
+MEDIA_FIELDS = (
+    "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text,is_shared_to_feed"
+)
 # Fields a host may not know (an older API version, or one host only): refused once, they are asked for no more
 # that run, and the posts are read without them.
-OPTIONAL_MEDIA_FIELDS = frozenset({"media_product_type", "alt_text"})
+OPTIONAL_MEDIA_FIELDS = frozenset({"media_product_type", "alt_text", "is_shared_to_feed"})
 MEDIA_PAGE_SIZE = 50
 PINNED_POSTS_MAX = 3  # Instagram lets an account pin up to three posts atop its grid
 DB_CONNECT_TIMEOUT_S = 15
@@ -681,6 +683,7 @@ class Post:
     thumbnail_url: str | None = None  # a video's cover image (its media_url is the video file)
     media_product_type: str | None = None
     alt_text: str | None = None  # the custom alt text the club wrote, read for events after the caption
+    shared_to_feed: bool = True  # False: a reel shown only in the Reels tab (a trial reel): it gives no events
 
     def fields(self) -> tuple[Any, ...]:
         """What a stored row is compared by to tell whether Meta changed the post."""
@@ -736,6 +739,7 @@ def parse_post(item: Any) -> Post:
         thumbnail_url=clean_text(item.get("thumbnail_url")),
         media_product_type=clean_text(item.get("media_product_type")),
         alt_text=clean_text(item.get("alt_text")),
+        shared_to_feed=item.get("is_shared_to_feed") is not False,
     )
 
 
@@ -1822,6 +1826,8 @@ def events_of(posts: list[Post], locale: EventLocale) -> list[tuple[str, Event]]
     with one search, which keeps a backfill of thousands of posts about as fast as without events."""
     found = []
     for post in posts:
+        if not post.shared_to_feed:
+            continue  # a trial reel: a club may share it for real later, and then it counts
         events = []
         if _may_say(post.caption):
             events = read_caption(post.caption, post.timestamp, locale.tz, locale.date_order)
@@ -2402,7 +2408,8 @@ ALTER TABLE instagram_posts
     ADD COLUMN IF NOT EXISTS deleted_at         timestamptz,
     ADD COLUMN IF NOT EXISTS missing_since_run  integer,
     ADD COLUMN IF NOT EXISTS events_version     integer,  -- the extractor version its events come from
-    ADD COLUMN IF NOT EXISTS alt_text           text;  -- the custom alt text a club wrote, often the flyer's words
+    ADD COLUMN IF NOT EXISTS alt_text           text,  -- the custom alt text a club wrote, often the flyer's words
+    ADD COLUMN IF NOT EXISTS is_shared_to_feed  boolean NOT NULL DEFAULT true;  -- false: a reel of the Reels tab only
 CREATE INDEX IF NOT EXISTS instagram_posts_user_timestamp_idx ON instagram_posts (ig_user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS instagram_posts_timestamp_idx ON instagram_posts ("timestamp");
 
@@ -2811,30 +2818,33 @@ _SAVE_PAGE = (
 WITH page AS (
     SELECT * FROM unnest(%(media_id)b::text[], %(caption)b::text[], %(media_type)b::text[],
                          %(media_product_type)b::text[], %(media_url)b::text[], %(thumbnail_url)b::text[],
-                         %(permalink)b::text[], %(timestamp)b::timestamptz[], %(alt_text)b::text[])
+                         %(permalink)b::text[], %(timestamp)b::timestamptz[], %(alt_text)b::text[],
+                         %(shared)b::boolean[])
         AS p(media_id, caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp",
-             alt_text)
+             alt_text, is_shared_to_feed)
 ), before AS (  -- the rows as they were: every part of one statement reads the same snapshot
     SELECT media_id, deleted_at IS NOT NULL AS was_deleted, caption, alt_text, "timestamp", events_version,
+           is_shared_to_feed,
            (caption, media_type, media_product_type, media_url, thumbnail_url, permalink, "timestamp", alt_text)
                AS fields
     FROM instagram_posts WHERE media_id = ANY(%(media_id)b::text[])
 ), stale AS (  -- posts whose events must be derived again: new, edited, back from deletion, older extractor
     SELECT p.media_id FROM page p LEFT JOIN before b USING (media_id)
     WHERE b.media_id IS NULL OR b.was_deleted OR b.events_version IS DISTINCT FROM %(version)s
-       OR (b.caption, b.alt_text, b."timestamp") IS DISTINCT FROM (p.caption, p.alt_text, p."timestamp")
+       OR (b.caption, b.alt_text, b."timestamp", b.is_shared_to_feed)
+          IS DISTINCT FROM (p.caption, p.alt_text, p."timestamp", p.is_shared_to_feed)
 ), upserted AS (
     INSERT INTO instagram_posts AS old (media_id, ig_user_id, caption, media_type, media_product_type, media_url,
-                                        thumbnail_url, permalink, "timestamp", alt_text, media_fetched_at,
-                                        events_version)
+                                        thumbnail_url, permalink, "timestamp", alt_text, is_shared_to_feed,
+                                        media_fetched_at, events_version)
     SELECT media_id, %(ig_user_id)s, caption, media_type, media_product_type, media_url, thumbnail_url, permalink,
-           "timestamp", alt_text, now(), %(version)s
+           "timestamp", alt_text, is_shared_to_feed, now(), %(version)s
     FROM page
     ON CONFLICT (media_id) DO UPDATE
         SET caption = EXCLUDED.caption, media_type = EXCLUDED.media_type,
             media_product_type = EXCLUDED.media_product_type, media_url = EXCLUDED.media_url,
             thumbnail_url = EXCLUDED.thumbnail_url, permalink = EXCLUDED.permalink, "timestamp" = EXCLUDED."timestamp",
-            alt_text = EXCLUDED.alt_text,
+            alt_text = EXCLUDED.alt_text, is_shared_to_feed = EXCLUDED.is_shared_to_feed,
             media_fetched_at = now(), deleted_at = NULL, missing_since_run = NULL, events_version = %(version)s,
             updated_at = CASE
                 WHEN old.deleted_at IS NOT NULL
@@ -3059,6 +3069,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
             "permalink": [p.permalink for p in rows],
             "timestamp": [p.timestamp for p in rows],
             "alt_text": [p.alt_text for p in rows],
+            "shared": [p.shared_to_feed for p in rows],
             "ig_user_id": account.ig_user_id,
             "seen": write.seen,
             "covered": write.covered is not None,
@@ -3161,8 +3172,8 @@ def _stale_posts(conn: psycopg.Connection, ig_user_id: str, after: str, everythi
     """The next batch of an account's posts whose events are older than this extractor (or all of
     them), locked: a sync writing one of them waits, and no one derives them twice at once."""
     return conn.execute(
-        """SELECT media_id, caption, "timestamp", deleted_at IS NOT NULL, alt_text FROM instagram_posts
-           WHERE ig_user_id = %(ig_user_id)s AND media_id > %(after)s
+        """SELECT media_id, caption, "timestamp", deleted_at IS NOT NULL, alt_text, is_shared_to_feed
+           FROM instagram_posts WHERE ig_user_id = %(ig_user_id)s AND media_id > %(after)s
              AND (%(everything)s OR events_version IS NULL OR events_version < %(version)s)
            ORDER BY media_id LIMIT %(limit)s FOR UPDATE""",
         {"ig_user_id": ig_user_id, "after": after, "everything": everything, "version": EXTRACTOR_VERSION,
@@ -3174,8 +3185,8 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
     """Derive the events of these posts again and put them in place of the old ones, with the club
     events they make (ids kept where the events are still found); a deleted post keeps none. One
     statement, after the plan's read. Returns how many events there are now."""
-    posts = [Post(media_id, caption, None, None, None, moment, alt_text=alt)
-             for media_id, caption, moment, gone, alt in rows if not gone]  # fmt: skip
+    posts = [Post(media_id, caption, None, None, None, moment, alt_text=alt, shared_to_feed=shared)
+             for media_id, caption, moment, gone, alt, shared in rows if not gone]  # fmt: skip
     events = events_of(posts, locale)
     plan = plan_for(conn, ig_user_id, [(r[0], r[2]) for r in rows], events, locale.tz)
     return _write_mentions(conn, ig_user_id, [r[0] for r in rows], events, _club_plan_params(plan), clear_flags=False)

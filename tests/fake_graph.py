@@ -461,6 +461,7 @@ class FakeGraph:
             "timestamp": meta_time(post.timestamp),
             "media_product_type": "REELS" if post.media_type == "VIDEO" else "FEED",
             "alt_text": post.alt_text,
+            "is_shared_to_feed": True if post.media_type == "VIDEO" else None,  # reels only; extra can say False
         }
         values.update(post.extra)
         unknown = [f for f in fields if f not in values or f in self.refused_fields.get(host, ())]

@@ -526,5 +526,5 @@ def test_a_runs_step_summary_lists_the_new_events(fake, link, db, run, tmp_path)
 
     text = summary_file.read_text()
     assert "New and changed events:" in text
-    assert re.search(r"\| \w{3} \d\d \w{3} 19:00 \| .*Trivia night.* \| Union House Rm 2 \| Summary Club \| scheduled \|",
-                     text)  # fmt: skip
+    row = r"\| \w{3} \d\d \w{3} 19:00 \| .*Trivia night.* \| Union House Rm 2 \| Summary Club \| scheduled \|"
+    assert re.search(row, text)

@@ -53,7 +53,7 @@ def test_media_request_asks_meta_for_the_design_fields_and_page_size(fake, link,
     assert request.host == "instagram"
     assert request.path == f"/v25.0/{club.ig_user_id}/media"
     assert request.params["fields"] == (
-        "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text"
+        "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,media_product_type,alt_text,is_shared_to_feed"
     )
     assert request.params["limit"] == "50"
 
