@@ -880,6 +880,7 @@ def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
 # ---------------------------------------------------------------------------
 
 EXTRACTOR_VERSION = 2  # bump when the rules change: stored events of older versions are derived again
+CAPTION_READ_LIMIT = 10_000  # characters read of a caption: Instagram allows 2,200; more is no club's caption
 
 
 class _Lazy:
@@ -1569,6 +1570,13 @@ _CORRECTION_LOW = _lowered(_CORRECTION)
 def _keep_corrected(reading: _Reading) -> None:
     """ "Trivia Friday 7pm. Correction: Saturday!", "pushed back to the 14th", "Friday, not Thursday":
     only the corrected day counts, and the corrected time where one is given (else the old one)."""
+    retimed = next((m for m in _CORRECTION_LOW.finditer(reading.low)
+                    if any(t.pos >= m.start() for t in reading.times)), None)  # fmt: skip
+    if retimed and not any(d.pos >= retimed.start() for d in reading.dates):  # "Pho night Fri: now at 7pm!"
+        for mention in reading.dates:
+            mention.moved, mention.moved_from = True, mention.days[0]
+        reading.times = [t for t in reading.times if t.pos >= retimed.start()]
+        return
     cue = next((m for m in _CORRECTION_LOW.finditer(reading.low)
                 if any(d.pos >= m.start() for d in reading.dates)), None)  # fmt: skip
     if cue:
@@ -1748,7 +1756,8 @@ def read_caption(
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     month_first = (date_order or default_date_order(zone)) == "MDY"
-    reading = _Reading(_normalise(caption), posted_at.astimezone(zone).date(), month_first)
+    text = _normalise(caption[:CAPTION_READ_LIMIT])
+    reading = _Reading(text, posted_at.astimezone(zone).date(), month_first)
     for step in _STEPS:
         step(reading)
     return _announced(reading, posted_at, zone) + _called_off(reading, zone)
@@ -2780,7 +2789,10 @@ club_plan AS (
 ), club_updated AS (
     UPDATE instagram_club_events c
     SET title = p.title, starts_at = p.starts_at, ends_at = p.ends_at, all_day = p.all_day, venue = p.venue,
-        status = p.status, sequence = p.sequence, first_posted_at = p.first_posted_at, needs_replan = false,
+        status = p.status, sequence = p.sequence, first_posted_at = p.first_posted_at,
+        -- planned from a mention whose post this very statement marks deleted: planned again after it
+        needs_replan = c.id IN (SELECT o.club_event_id FROM old_events o JOIN absent g ON g.media_id = o.media_id
+                                WHERE g.deleted),
         updated_at = CASE WHEN (c.title, c.starts_at, c.ends_at, c.all_day, c.venue, c.status)
                                IS DISTINCT FROM (p.title, p.starts_at, p.ends_at, p.all_day, p.venue, p.status)
                           THEN now() ELSE c.updated_at END
@@ -2867,7 +2879,7 @@ WITH page AS (
 ), old_events AS (  -- a deleted post takes its events with it; a stale one has them replaced
     DELETE FROM instagram_events e
     WHERE e.media_id IN (SELECT media_id FROM stale UNION ALL SELECT media_id FROM absent WHERE deleted)
-    RETURNING e.club_event_id
+    RETURNING e.club_event_id, e.media_id
 ), """
     + _CLUB_PLAN.strip()
     + """, new_events AS ("""
@@ -3209,7 +3221,9 @@ def _write_mentions(conn: psycopg.Connection, ig_user_id: str, replaced: list[st
 _REPLACE_MENTIONS = (
     """
 WITH old_events AS (
-    DELETE FROM instagram_events e WHERE e.media_id = ANY(%(replaced)s::text[]) RETURNING e.club_event_id
+    DELETE FROM instagram_events e WHERE e.media_id = ANY(%(replaced)s::text[]) RETURNING e.club_event_id, e.media_id
+), absent AS (  -- no post is marked deleted here
+    SELECT NULL::text AS media_id, false AS deleted WHERE false
 ), """
     + _CLUB_PLAN.strip()
     + """, new_events AS ("""
