@@ -196,6 +196,7 @@ class FakeGraph:
         self.code_refusal: str | None = None  # api.instagram.com refuses the next code exchange in these words
         self.api_down = False  # api.instagram.com answers 503 to every POST
         self.released = threading.Event()  # opens "hold" faults
+        self.meeting: threading.Barrier | None = None  # see meet()
         self.held = threading.Event()  # set when a request is being held
         self._lock = threading.Lock()
         self._servers: dict[str, ThreadingHTTPServer] = {}
@@ -366,6 +367,11 @@ class FakeGraph:
         """An archived post comes back to its place in the grid (by time)."""
         account.posts.append(post)
         account.posts.sort(key=lambda p: p.timestamp, reverse=True)
+
+    def meet(self, parties: int) -> None:
+        """Hold the first ``parties`` /media requests until all of them have come (or 30 s pass): runs
+        started together then overlap however loaded the machine is."""
+        self.meeting = threading.Barrier(parties, action=lambda: setattr(self, "meeting", None), timeout=30)
 
     def fault(
         self, account: FakeAccount, kind: str, *, endpoint: str = "media", times: int = 1, **options: Any
@@ -589,6 +595,12 @@ def _make_handler(graph: FakeGraph, host: str) -> type[BaseHTTPRequestHandler]:
                 elif len(segments) == 1 and host == "facebook" and segments[0].isdigit():
                     body = graph.profile(segments[0], params)
                 elif len(segments) == 2 and segments[1] == "media":
+                    meeting = graph.meeting
+                    if meeting is not None:
+                        try:
+                            meeting.wait()
+                        except threading.BrokenBarrierError:
+                            pass
                     account = graph.accounts.get(segments[0])
                     if account and self.apply_fault(account, "media", base, params):
                         return

@@ -377,3 +377,30 @@ def test_a_hostile_caption_keeps_the_calendar_valid(fake, link, db, run, script_
     assert str(event["LOCATION"]) == "Bar"
     assert str(event["DESCRIPTION"]).startswith("club: Jam sesh, live; \\o/ 🎸🎸")
     assert "\ufffd" in str(event["DESCRIPTION"]) or "line two" in str(event["DESCRIPTION"])
+
+
+def test_a_runs_own_rederivation_leaves_an_account_another_run_holds_to_that_run(fake, link, db, run, script_env,
+                                                                                  tmp_path):  # fmt: skip
+    busy = _announced(fake, link, f"Trivia {_ahead(3)} 7pm at the Clyde", name="heldclub")
+    other = _announced(fake, link, f"Chess {_ahead(4)} 1pm, the Library", name="freeclub")
+    run()
+    db.execute("UPDATE instagram_posts SET events_version = NULL")
+    fake.fault(busy, "hold")
+    holder = subprocess.Popen([sys.executable, str(SCRIPT), "run", "--account", "heldclub"],
+                              env={**script_env, "HTTP_TIMEOUT": "120"}, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert fake.held.wait(20)
+        beside = run()
+        stale = db.execute(
+            "SELECT ig_user_id, count(*) FROM instagram_posts WHERE events_version IS NULL GROUP BY ig_user_id"
+        ).fetchall()
+    finally:
+        fake.released.set()
+    holder.communicate(timeout=60)
+
+    assert beside.status == 0, beside.stderr
+    assert stale == [(busy.ig_user_id, len(busy.posts))]  # the free club's were derived again, the held one's not
+    assert holder.returncode == 0
+    assert db.execute("SELECT count(*) FROM instagram_posts WHERE events_version IS NULL").fetchone() == (0,)
+    assert len(_view(db)) == 2 and other.username == "freeclub"

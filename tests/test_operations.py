@@ -317,6 +317,7 @@ def test_four_overlapping_runs_fetch_each_account_exactly_once(fake, link, scrip
     for club in clubs:
         link(club)
     fake.latency = 0.05
+    fake.meet(4)  # each run's first request waits for the other three: they overlap however loaded the machine is
     script_env["HTTP_TIMEOUT"] = "120"  # a slow answer under load must not be retried: it would count twice
     procs = [
         subprocess.Popen(
