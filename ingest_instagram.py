@@ -2348,25 +2348,31 @@ def _apply(target: ClubEvent, mention: Mention, tz: ZoneInfo) -> None:
 
 
 def _with_identity(planned: list[ClubEvent], stored: list[ClubEvent], tz: ZoneInfo) -> list[ClubEvent]:
-    """Each planned event takes the id of the stored one it continues: the one its mentions point at,
-    else the one its first mention founded, else one of the same day that agrees with it (a post
-    derived again, or restored, keeps its events' ids). Its sequence grows when anything changed."""
-    by_id = {s.id: s for s in stored}
-    taken: set[int | None] = set()
-    linked = {key: m_id for s in stored for key in s.mentions for m_id in [s.id]}
+    """Each planned event takes the id of the stored one it continues: first the one a mention of it
+    founded, then the one its mentions point at, then one of the same day that agrees with it (a post
+    derived again, or restored, keeps its events' ids). Its sequence grows when anything changed. A
+    new event never takes the origin of a stored one: the unique constraint would merge them."""
+    linked = {key: s.id for s in stored for key in s.mentions}
+    passes: list[Callable[[ClubEvent, ClubEvent], bool]] = [
+        lambda c, s: s.origin in {f"{k[0]}/{k[1]}" for k in c.mentions},
+        lambda c, s: any(linked.get(k) == s.id for k in c.mentions),
+        lambda c, s: (
+            _day(s.starts_at, tz) == _day(c.starts_at, tz)
+            and (s.starts_at == c.starts_at or bool(_words(s.title) & _words(c.title)))
+        ),
+    ]
+    free = list(stored)
+    for continues in passes:
+        for c in planned:
+            old = next((s for s in free if c.id is None and continues(c, s)), None)
+            if old is not None:
+                free.remove(old)
+                c.id, c.origin, c.changed = old.id, old.origin, c.fields() != old.fields()
+                c.sequence = old.sequence + c.changed
+    used = {s.origin for s in stored}
     for c in planned:
-        keys = {f"{k[0]}/{k[1]}" for k in c.mentions}
-        founded = [s.id for s in stored if s.origin in keys and s.id not in taken]
-        ids = sorted({linked[k] for k in c.mentions if k in linked} - taken)
-        alike = [s.id for s in stored if s.id not in taken and _day(s.starts_at, tz) == _day(c.starts_at, tz)
-                 and (s.starts_at == c.starts_at or _words(s.title) & _words(c.title))]  # fmt: skip
-        found = (founded or ids or alike or [None])[0]
-        if found is not None:
-            taken.add(found)
-            old = by_id[found]
-            c.id, c.origin = found, old.origin
-            c.changed = c.fields() != old.fields()
-            c.sequence = old.sequence + c.changed
+        if c.id is None and c.origin in used:
+            c.origin = next((o for o in (f"{k[0]}/{k[1]}" for k in c.mentions) if o not in used), f"{c.origin}+")
     return planned
 
 
@@ -3206,7 +3212,10 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
 
 def replan_club_events(conn: psycopg.Connection, ig_user_id: str, tz: ZoneInfo) -> None:
     """Plan again the club events a lost mention left flagged (a deleted post's, say: a cancellation
-    whose post is gone no longer cancels)."""
+    whose post is gone no longer cancels); one look where none is."""
+    flagged = "SELECT EXISTS (SELECT 1 FROM instagram_club_events WHERE ig_user_id = %s AND needs_replan)"
+    if not conn.execute(flagged, (ig_user_id,)).fetchone()[0]:
+        return
     plan = plan_for(conn, ig_user_id, [], [], tz, flagged=True)
     _write_mentions(conn, ig_user_id, [], [], _club_plan_params(plan), clear_flags=True)
 
@@ -3268,6 +3277,7 @@ def rederive_account_events(
                     return None
             rows = _stale_posts(conn, ig_user_id, after, everything)
             if not rows:
+                replan_club_events(conn, ig_user_id, locale.tz)
                 return posts, events
             events += replace_events(conn, ig_user_id, rows, locale)
         posts += len(rows)
@@ -3275,11 +3285,13 @@ def rederive_account_events(
 
 
 def accounts_with_stale_events(conn: psycopg.Connection, everything: bool) -> list[tuple[str, int | None, str]]:
-    """(ig_user_id, account id or None, name) of every account with posts whose events are out of date."""
+    """(ig_user_id, account id or None, name) of every account with posts whose events are out of date,
+    or with club events a lost mention left to plan again."""
     return conn.execute(
         """SELECT p.ig_user_id, a.id, coalesce(a.account_name, p.ig_user_id)
-           FROM (SELECT DISTINCT ig_user_id FROM instagram_posts
-                 WHERE %(everything)s OR events_version IS NULL OR events_version < %(version)s) p
+           FROM (SELECT ig_user_id FROM instagram_posts
+                 WHERE %(everything)s OR events_version IS NULL OR events_version < %(version)s
+                 UNION SELECT ig_user_id FROM instagram_club_events WHERE needs_replan) p
            LEFT JOIN instagram_accounts a ON a.ig_user_id = p.ig_user_id
            ORDER BY 3""",
         {"everything": everything, "version": EXTRACTOR_VERSION},
@@ -3642,14 +3654,6 @@ def _bring_events_up_to_date(sync: Sync, presence: RunPresence) -> None:
         done = rederive_account_events(sync.conn, ig_user_id, sync.config.event_locale)
         if done and done[0]:
             log.info("Derived the events of %d posts of %s again: %d events", done[0], name, done[1])
-    for ig_user_id, account_id in sync.conn.execute(_FLAGGED_ACCOUNTS).fetchall():
-        with sync.conn.transaction():
-            if account_id is None or presence.lock_account(account_id):
-                replan_club_events(sync.conn, ig_user_id, sync.config.event_timezone)
-
-
-_FLAGGED_ACCOUNTS = """SELECT DISTINCT c.ig_user_id, a.id FROM instagram_club_events c
-                       LEFT JOIN instagram_accounts a ON a.ig_user_id = c.ig_user_id WHERE c.needs_replan"""
 
 
 def find_account(conn: psycopg.Connection, name_or_id: str) -> int:
