@@ -4,8 +4,9 @@
 Each invocation runs one batch and exits: for every linked account it refreshes the
 access token when less than 10% of its lifetime is left, fetches the posts published
 since the last run (then continues any unfinished walk through older history), and
-upserts them into ``instagram_posts``, with the upcoming events their captions announce in
-``instagram_events``. Log lines go to stderr; stdout gets one JSON summary line.
+upserts them into ``instagram_posts``, with the events their captions mention in
+``instagram_events`` and one row per real event of each club in ``instagram_club_events``. Log lines
+go to stderr; stdout gets one JSON summary line.
 
 Commands:
   ingest_instagram.py [run] [--account NAME_OR_ID] [--dry-run]   one batch (or one account)
@@ -15,7 +16,7 @@ Commands:
   ingest_instagram.py schema                                      print the tables' SQL, for a database owner
   ingest_instagram.py parse-caption [--caption TEXT --posted-at ISO]  events of captions (JSON lines on stdin)
   ingest_instagram.py extract-events [--all]                      bring every stored post's events up to date
-  ingest_instagram.py events [--days N] [--json]                  upcoming events found in captions
+  ingest_instagram.py events [--days N] [--json] [--all] [--ics] [--account NAME]  each club event once
 
 Environment (also read from ``.env`` in the working directory):
   DATABASE_URL            postgresql://user:password@host:port/db (required, unless the embedded
@@ -46,6 +47,13 @@ Crontab:
 
 Exit status: 0 every account synced (or left for the next run), 1 at least one account
 failed, 2 configuration or database error.
+
+Sections, in the order data flows: Errors; Redaction; Configuration; HTTP (the one place that sends
+Graph API requests); Accounts and posts as the Graph API and the database see them; Graph API calls;
+Events from captions (pure); Club events (pure: mentions in, one event per real event out); Database:
+connection and schema; Database: runs, claims and writes; Database: events derived from stored posts;
+The design's three functions; Linking accounts and reading their health; Linking clubs through
+Instagram's login; The calendar (pure: club events in, RFC 5545 text out); Command line.
 """
 
 from __future__ import annotations
@@ -4213,6 +4221,67 @@ def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]
 
 
 # ---------------------------------------------------------------------------
+# The calendar: club events in, RFC 5545 text out (pure: no database, no HTTP)
+# ---------------------------------------------------------------------------
+
+_ICS_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def calendar(rows: list[dict[str, Any]], tz: ZoneInfo) -> str:
+    """An iCalendar file that Google, Apple and Outlook calendars subscribe to: a VEVENT per club
+    event, its UID the club event's id (so it never changes), its SEQUENCE the club event's, a
+    cancelled one STATUS:CANCELLED. Lines end in CRLF and fold at 75 octets (RFC 5545)."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Connect3//ingest_instagram//EN", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH", "X-WR-CALNAME:Connect3 club events", f"X-WR-TIMEZONE:{tz.key}"]  # fmt: skip
+    for row in rows:
+        lines += _vevent(row, tz)
+    lines.append("END:VCALENDAR")
+    return "".join(_folded(line) + "\r\n" for line in lines)
+
+
+def _vevent(row: dict[str, Any], tz: ZoneInfo) -> list[str]:
+    club = row["account_name"] or "A club"
+    caption = clean_text(row["caption"]) or ""
+    start, end = row["starts_at"], row["ends_at"]
+    if row["all_day"]:
+        day = start.astimezone(tz).date()
+        when = [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}"]
+    else:
+        when = [f"DTSTART:{_ics_utc(start)}"] + ([f"DTEND:{_ics_utc(end)}"] if end else [])
+    lines = ["BEGIN:VEVENT", f"UID:club-event-{row['id']}@connect3", f"DTSTAMP:{_ics_utc(row['updated_at'])}", *when,
+             f"SUMMARY:{_ics_text(row['title'] or f'{club} event')}", f"SEQUENCE:{row['sequence']}",
+             f"STATUS:{'CANCELLED' if row['status'] == 'cancelled' else 'CONFIRMED'}",
+             f"DESCRIPTION:{_ics_text(f'{club}: {caption[:500]}')}"]  # fmt: skip
+    lines += [f"LOCATION:{_ics_text(row['venue'])}"] if row["venue"] else []
+    lines += [f"URL:{_ics_text(row['permalink'])}"] if row["permalink"] else []
+    return [*lines, "END:VEVENT"]
+
+
+def _ics_utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _ics_text(value: str) -> str:
+    """TEXT as RFC 5545 escapes it: backslash, semicolon, comma and line breaks; no other control
+    character, and no half of a surrogate pair (which UTF-8 cannot carry)."""
+    text = (clean_text(value) or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    return _ICS_CONTROL.sub("", text)
+
+
+def _folded(line: str) -> str:
+    """A content line folded so that no line is longer than 75 octets, never inside a character."""
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode())
+        if size + width > (75 if not parts else 74):
+            parts.append(current)
+            current, size = "", 0
+        current, size = current + char, size + width
+    return "\r\n ".join([*parts, current])
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 
@@ -4608,67 +4677,6 @@ def _command_events(args: argparse.Namespace, config: Config) -> int:
     ]  # fmt: skip
     print(_table([f"when ({tz.key})", "event", "venue", "club", "posts", "status", "newest post"], table))
     return 0
-
-
-# ---------------------------------------------------------------------------
-# The calendar: club events in, RFC 5545 text out (pure: no database, no HTTP)
-# ---------------------------------------------------------------------------
-
-_ICS_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def calendar(rows: list[dict[str, Any]], tz: ZoneInfo) -> str:
-    """An iCalendar file that Google, Apple and Outlook calendars subscribe to: a VEVENT per club
-    event, its UID the club event's id (so it never changes), its SEQUENCE the club event's, a
-    cancelled one STATUS:CANCELLED. Lines end in CRLF and fold at 75 octets (RFC 5545)."""
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Connect3//ingest_instagram//EN", "CALSCALE:GREGORIAN",
-             "METHOD:PUBLISH", "X-WR-CALNAME:Connect3 club events", f"X-WR-TIMEZONE:{tz.key}"]  # fmt: skip
-    for row in rows:
-        lines += _vevent(row, tz)
-    lines.append("END:VCALENDAR")
-    return "".join(_folded(line) + "\r\n" for line in lines)
-
-
-def _vevent(row: dict[str, Any], tz: ZoneInfo) -> list[str]:
-    club = row["account_name"] or "A club"
-    caption = clean_text(row["caption"]) or ""
-    start, end = row["starts_at"], row["ends_at"]
-    if row["all_day"]:
-        day = start.astimezone(tz).date()
-        when = [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}"]
-    else:
-        when = [f"DTSTART:{_ics_utc(start)}"] + ([f"DTEND:{_ics_utc(end)}"] if end else [])
-    lines = ["BEGIN:VEVENT", f"UID:club-event-{row['id']}@connect3", f"DTSTAMP:{_ics_utc(row['updated_at'])}", *when,
-             f"SUMMARY:{_ics_text(row['title'] or f'{club} event')}", f"SEQUENCE:{row['sequence']}",
-             f"STATUS:{'CANCELLED' if row['status'] == 'cancelled' else 'CONFIRMED'}",
-             f"DESCRIPTION:{_ics_text(f'{club}: {caption[:500]}')}"]  # fmt: skip
-    lines += [f"LOCATION:{_ics_text(row['venue'])}"] if row["venue"] else []
-    lines += [f"URL:{_ics_text(row['permalink'])}"] if row["permalink"] else []
-    return [*lines, "END:VEVENT"]
-
-
-def _ics_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _ics_text(value: str) -> str:
-    """TEXT as RFC 5545 escapes it: backslash, semicolon, comma and line breaks; no other control
-    character, and no half of a surrogate pair (which UTF-8 cannot carry)."""
-    text = (clean_text(value) or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    return _ICS_CONTROL.sub("", text)
-
-
-def _folded(line: str) -> str:
-    """A content line folded so that no line is longer than 75 octets, never inside a character."""
-    parts, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > (75 if not parts else 74):
-            parts.append(current)
-            current, size = "", 0
-        current, size = current + char, size + width
-    return "\r\n ".join([*parts, current])
 
 
 def _when(row: dict[str, Any]) -> str:
