@@ -2522,25 +2522,31 @@ ALTER TABLE instagram_events
 CREATE INDEX IF NOT EXISTS instagram_events_club_event_idx ON instagram_events (club_event_id);
 CREATE INDEX IF NOT EXISTS instagram_events_user_starts_idx ON instagram_events (ig_user_id, starts_at);
 
--- Each scheduled club event once, while a live post mentions it and it is not over (an all-day event
--- lasts its day), with the newest live post that mentions it.
+-- Every club event a live post mentions, cancelled ones too, with the newest such post; and of those,
+-- each scheduled one that is not over (an all-day event lasts its day), for the app.
 DROP VIEW IF EXISTS upcoming_events;
-CREATE VIEW upcoming_events AS
+DROP VIEW IF EXISTS mentioned_club_events;
+CREATE VIEW mentioned_club_events AS
 SELECT c.id, c.starts_at, c.ends_at, c.all_day, c.title, c.venue, a.account_name, newest.permalink,
-       newest.media_id, c.ig_user_id, live.mentions, c.first_posted_at, c.sequence
+       newest.media_id, c.ig_user_id, live.mentions, c.first_posted_at, c.sequence, c.status, newest.caption,
+       c.updated_at, a.id AS account_id,
+       coalesce(c.ends_at, c.starts_at + CASE WHEN c.all_day THEN interval '1 day' ELSE interval '0' END) AS over_at
 FROM instagram_club_events c
 CROSS JOIN LATERAL (
     SELECT count(DISTINCT e.media_id) AS mentions FROM instagram_events e
     JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
     WHERE e.club_event_id = c.id) live
 CROSS JOIN LATERAL (
-    SELECT p.permalink, p.media_id FROM instagram_events e
+    SELECT p.permalink, p.media_id, p.caption FROM instagram_events e
     JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
     WHERE e.club_event_id = c.id ORDER BY p."timestamp" DESC, p.media_id DESC LIMIT 1) newest
 LEFT JOIN instagram_accounts a ON a.ig_user_id = c.ig_user_id
-WHERE c.status = 'scheduled' AND live.mentions > 0
-  AND coalesce(c.ends_at, c.starts_at + CASE WHEN c.all_day THEN interval '1 day' ELSE interval '0' END) >= now()
-ORDER BY c.starts_at, c.id;
+WHERE live.mentions > 0;
+CREATE VIEW upcoming_events AS
+SELECT id, starts_at, ends_at, all_day, title, venue, account_name, permalink, media_id, ig_user_id, mentions,
+       first_posted_at, sequence
+FROM mentioned_club_events WHERE status = 'scheduled' AND over_at >= now()
+ORDER BY starts_at, id;
 
 -- Links sent to club admins (link-url), waiting for their approval: the state is kept as its digest.
 CREATE TABLE IF NOT EXISTS instagram_link_requests (
@@ -3316,23 +3322,13 @@ def club_events(
 
 
 _CLUB_EVENTS = """
-SELECT c.id, c.title, c.starts_at, c.ends_at, c.all_day, c.venue, a.account_name, newest.permalink,
-       newest.caption, live.mentions, c.status, c.sequence, c.first_posted_at, c.updated_at
-FROM instagram_club_events c
-CROSS JOIN LATERAL (
-    SELECT count(DISTINCT e.media_id) AS mentions FROM instagram_events e
-    JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
-    WHERE e.club_event_id = c.id) live
-CROSS JOIN LATERAL (
-    SELECT p.permalink, p.caption FROM instagram_events e
-    JOIN instagram_posts p ON p.media_id = e.media_id AND p.deleted_at IS NULL
-    WHERE e.club_event_id = c.id ORDER BY p."timestamp" DESC, p.media_id DESC LIMIT 1) newest
-LEFT JOIN instagram_accounts a ON a.ig_user_id = c.ig_user_id
-WHERE live.mentions > 0 AND (%(everything)s OR c.status = 'scheduled')
-  AND (%(account_id)s::integer IS NULL OR a.id = %(account_id)s::integer)
-  AND coalesce(c.ends_at, c.starts_at + CASE WHEN c.all_day THEN interval '1 day' ELSE interval '0' END) >= now()
-  AND c.starts_at < now() + make_interval(days => %(days)s)
-ORDER BY c.starts_at, c.id
+SELECT id, title, starts_at, ends_at, all_day, venue, account_name, permalink, caption, mentions, status, sequence,
+       first_posted_at, updated_at
+FROM mentioned_club_events
+WHERE (%(everything)s OR status = 'scheduled') AND over_at >= now()
+  AND (%(account_id)s::integer IS NULL OR account_id = %(account_id)s::integer)
+  AND starts_at < now() + make_interval(days => %(days)s)
+ORDER BY starts_at, id
 """
 
 
