@@ -14,6 +14,7 @@ Commands:
   ingest_instagram.py add-account --redirect-url URL | --code C --name N | --token TOKEN|-  [--priority 1|2|3]
   ingest_instagram.py status [--json]                             each account's health, last runs
   ingest_instagram.py schema                                      print the tables' SQL, for a database owner
+  ingest_instagram.py schedule-sql --url URL | --github OWNER/REPO  SQL that makes Supabase Cron trigger a sync
   ingest_instagram.py parse-caption [--caption TEXT --posted-at ISO]  events of captions (JSON lines on stdin)
   ingest_instagram.py extract-events [--all]                      bring every stored post's events up to date
   ingest_instagram.py events [--days N] [--json] [--all] [--ics] [--account NAME]  each club event once
@@ -38,6 +39,8 @@ Environment (also read from ``.env`` in the working directory):
   STALE_AFTER_HOURS       default 2: status warns when no run has finished for this long
   EVENT_TIMEZONE          default Australia/Melbourne: the zone captions are read in
   EVENT_DATE_ORDER        DMY or MDY (how 9/3 is read); default MDY in the Americas, else DMY
+  MAX_RUN_SECONDS         default empty: the run's deadline (on Vercel: maxDuration less 30 s)
+  CRON_SECRET             Vercel only: the bearer secret api/cron.py requires (16+ characters)
   INSTAGRAM_REDIRECT_URI  the https redirect address registered for business login (link-url)
   INSTAGRAM_AUTHORIZE_URL default https://www.instagram.com: where club admins approve the app
   INSTAGRAM_API_URL       default https://api.instagram.com: where authorization codes are exchanged
@@ -290,6 +293,7 @@ class Config:
     initial_backfill_days: int | None
     sync_runs_keep_days: int
     stale_after: timedelta  # status warns when no run has finished for this long
+    max_run_seconds: float | None  # past it no account is started, and no page after the one being written
     event_timezone: ZoneInfo  # captions are read in it: "tonight", "Fri 6pm"
     event_date_order: str  # DMY or MDY: how 9/3 is read
     redirect_uri: str | None  # registered in the App Dashboard; Meta compares it byte for byte
@@ -403,6 +407,7 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
     if not re.fullmatch(r"v\d+\.\d+", version):
         raise ConfigError(f"GRAPH_API_VERSION must look like v25.0, got {version!r}")
     backfill = (env.get("INITIAL_BACKFILL_DAYS") or "").strip()
+    deadline = (env.get("MAX_RUN_SECONDS") or "").strip()
     event_timezone = _env_timezone(env, "EVENT_TIMEZONE", "Australia/Melbourne")
     config = Config(
         database_url=database_url,
@@ -421,6 +426,7 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
         initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
         stale_after=timedelta(hours=_env_number(env, "STALE_AFTER_HOURS", "2", float, 0.01)),
+        max_run_seconds=_env_number(env, "MAX_RUN_SECONDS", deadline, float, 1) if deadline else None,
         event_timezone=event_timezone,
         event_date_order=_env_date_order(env, "EVENT_DATE_ORDER", event_timezone),
         redirect_uri=_env_redirect_uri(env, "INSTAGRAM_REDIRECT_URI"),
@@ -439,13 +445,13 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
 class _BudgetedRetry(Retry):
     """urllib3's Retry, which also charges each retry to the run's request budget."""
 
-    def __init__(self, *args: Any, on_retry: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_retry: Any = None, time_left: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.on_retry = on_retry
+        self.on_retry, self.time_left = on_retry, time_left
 
     def new(self, **kwargs: Any) -> _BudgetedRetry:
         retry = super().new(**kwargs)
-        retry.on_retry = self.on_retry
+        retry.on_retry, retry.time_left = self.on_retry, self.time_left
         return retry
 
     def increment(self, *args: Any, **kwargs: Any) -> Retry:
@@ -453,6 +459,11 @@ class _BudgetedRetry(Retry):
         if self.on_retry:
             self.on_retry()
         return retry
+
+    def get_backoff_time(self) -> float:
+        """The back-off, never past the run's deadline (MAX_RUN_SECONDS)."""
+        left = self.time_left() if self.time_left else None
+        return super().get_backoff_time() if left is None else max(0.0, min(super().get_backoff_time(), left))
 
 
 @dataclass(frozen=True)
@@ -521,6 +532,7 @@ class GraphClient:
         self.usage = Usage()  # of the latest answer
         self.highest_usage_pct = 0
         self.refused_fields: dict[str, set[str]] = {}  # per base URL: optional fields Meta refused this run
+        self.deadline = time.monotonic() + config.max_run_seconds if config.max_run_seconds else None
         retry = _BudgetedRetry(
             total=config.http_retries,
             status_forcelist=(500, 502, 503, 504),
@@ -530,10 +542,15 @@ class GraphClient:
             raise_on_status=False,
             respect_retry_after_header=False,
             on_retry=self._spend,
+            time_left=self.time_left,
         )
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def time_left(self) -> float | None:
+        """Seconds left before the run's deadline (MAX_RUN_SECONDS); None without one."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def _spend(self) -> None:
         if self.requests_made >= self.config.max_requests_per_run:
@@ -2598,10 +2615,13 @@ def _connection_failure(url: str, exc: psycopg.Error) -> str:
     host, port = params.get("host") or "localhost", params.get("port") or "5432"
     message = f"cannot connect to the database at {host}:{port}: {_one_line(exc)}"
     ipv6_trouble = any(s in str(exc) for s in ("Network is unreachable", "Cannot assign requested address"))
-    if ipv6_trouble or (str(host).endswith(".supabase.co") and str(port) != "6543"):
+    if ipv6_trouble or str(host).endswith(".supabase.co"):
+        which = "dedicated pooler (db.<ref>.supabase.co:6543)" if str(port) == "6543" else "direct database host"
         message += (
-            ". Supabase's direct database host is IPv6-only unless the IPv4 add-on is bought, and GitHub's"
-            " hosted runners have no IPv6: use the transaction pooler's connection string (port 6543)"
+            f". Supabase's {which} is IPv6-only unless the IPv4 add-on is bought, and neither Vercel functions"
+            " nor GitHub's hosted runners have IPv6: use the shared pooler's string instead (Connect > Transaction"
+            ' pooler, "Use IPv4 connection": postgresql://postgres.<ref>:<password>@aws-N-<region>'
+            ".pooler.supabase.com:6543/postgres)"
         )
     return message
 
@@ -3364,6 +3384,11 @@ class Sync:
     posts_deleted: int = 0
     results: list[AccountResult] = field(default_factory=list)
     club_events: dict[str, tuple[str, ClubEvent]] = field(default_factory=dict)  # new or changed, by origin
+    stopped_by_deadline: bool = False
+
+    def past_deadline(self) -> bool:
+        left = self.api.time_left()
+        return left is not None and left <= 0
 
     def save(self, account: Account, write: PageWrite) -> Change:
         """Write a page, or in a dry run only count what it would change."""
@@ -3529,7 +3554,7 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     inserted = updated = deleted = pages = 0
     refused_host = None
     refusal: tuple[Walk, GraphAPIError] | None = None  # a saved cursor Meta refused, until the top answers
-    while walks and pages < sync.page_limit() and not refused_host:
+    while walks and pages < sync.page_limit() and not refused_host and not (pages and sync.past_deadline()):
         walk = walks[0]
         try:
             page = fetch_media_page(sync.api, account, walk.after)
@@ -3680,6 +3705,9 @@ def _stop_reason(sync: Sync) -> str | None:
     """Why no further account should be started this run, if there is a reason."""
     if sync.api.requests_made >= sync.config.max_requests_per_run:
         return f"the request budget of {sync.config.max_requests_per_run} is used up"
+    if sync.past_deadline():
+        sync.stopped_by_deadline = True
+        return f"the run's deadline (MAX_RUN_SECONDS={sync.config.max_run_seconds:g}) is reached"
     if sync.api.usage.app_pct >= USAGE_LIMIT_PCT:
         return f"Meta reports {sync.api.usage.app_pct}% of the app's rate limit used (X-App-Usage)"
     return None
@@ -3784,8 +3812,15 @@ def _run_accounts(sync: Sync, round_started_at: datetime | None, only: int | Non
     reason = None
     for claim in _accounts_to_sync(sync, round_started_at, only):
         if sync.results:
-            time.sleep(config.sleep_between_accounts)
-        reason = _sync_claimed(*claim, sync) or _stop_reason(sync)
+            left = sync.api.time_left()
+            time.sleep(
+                config.sleep_between_accounts if left is None else max(0.0, min(config.sleep_between_accounts, left))
+            )
+        if sync.past_deadline():  # the wait reached it: the account claimed goes first next run
+            _release(sync, *claim)
+            reason = _stop_reason(sync)
+        else:
+            reason = _sync_claimed(*claim, sync) or _stop_reason(sync)
         if reason:
             log.warning("Stopping the batch: %s; the remaining accounts go first next run", reason)
             break
@@ -3817,6 +3852,7 @@ def _run_accounts(sync: Sync, round_started_at: datetime | None, only: int | Non
         "requests_made": sync.api.requests_made,
         "tokens_refreshed": sync.tokens_refreshed,
         "highest_usage_pct": sync.api.highest_usage_pct,
+        "stopped_by_deadline": sync.stopped_by_deadline,
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if sync.dry_run:
@@ -4282,8 +4318,21 @@ def _folded(line: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged, not to what it was when logging was set
+    up: a function host (or a test) that swaps stderr still gets every line."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     formatter = _RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime  # UTC, like the summary's timestamp, whatever the machine's zone
     handler.setFormatter(formatter)
@@ -4351,6 +4400,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the DDL this tool applies itself on each run: a role that may not create tables"
         " needs the database owner to apply it once (python ingest_instagram.py schema | psql URL).",
     )
+    schedule = commands.add_parser(
+        "schedule-sql",
+        help="print the SQL that makes Supabase Cron trigger the sync (the Vercel function, or GitHub's workflow)",
+        description="Print SQL for Supabase's SQL editor: a pg_cron job that calls the Vercel function (--url)"
+        " or dispatches the GitHub workflow (--github) every --every minutes, at minutes that are not :00 or :30,"
+        " with the bearer secret read from Vault. Running it again replaces the job. Needs no database.",
+    )
+    target = schedule.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", type=_https_url, help="the function's address, https://…/api/cron")
+    target.add_argument("--github", type=_repository, metavar="OWNER/REPO", help="the repository of the workflow")
+    schedule.add_argument("--every", type=_every, default=30, help="minutes between runs (default 30)")
+    schedule.add_argument("--name", type=_job_name, default="connect3-instagram-sync", help="the cron job's name")
     parse = commands.add_parser(
         "parse-caption",
         help="print the events captions announce (JSON lines in, JSON lines out); needs no database",
@@ -4734,6 +4795,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "schema":
             print(SCHEMA, end="")
             return 0
+        if args.command == "schedule-sql":
+            print(schedule_sql(url=args.url, github=args.github, every=args.every, name=args.name), end="")
+            return 0
         config = load_config(database_optional=True)  # every setting is checked before any work
         if args.command == "parse-caption":
             return _command_parse_caption(args, config)
@@ -4751,6 +4815,105 @@ def main(argv: list[str] | None = None) -> int:
     except AccountError as exc:
         log.error("%s", redact(str(exc)))
         return 1
+
+
+# ---------------------------------------------------------------------------
+# Serverless: one batch per authorised HTTP GET (api/cron.py on Vercel), and triggers that do not drift
+# ---------------------------------------------------------------------------
+
+WORKFLOW_FILE = "instagram-sync.yml"  # .github/workflows/, dispatched by schedule-sql --github
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~/%-]*)?(?:\?[A-Za-z0-9._~=&%-]*)?", value):
+        raise argparse.ArgumentTypeError(f"expected the function's https address, such as "
+                                         f"https://connect3.vercel.app/api/cron, got {value!r}")  # fmt: skip
+    return value
+
+
+def _repository(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+        raise argparse.ArgumentTypeError(f"expected OWNER/REPO, got {value!r}")
+    return value
+
+
+def _job_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,60}", value):
+        raise argparse.ArgumentTypeError(f"a job name is letters, digits, - and _, got {value!r}")
+    return value
+
+
+def _every(value: str) -> int:
+    minutes = int(value) if value.strip().isdigit() else 0
+    if not (2 <= minutes <= 60 and 60 % minutes == 0) and not (minutes % 60 == 0 and 0 < minutes <= 1440
+                                                                and 1440 % minutes == 0):  # fmt: skip
+        raise argparse.ArgumentTypeError(f"--every must divide an hour (2 to 60) or a day in whole hours (60, 120,"
+                                         f" … 1440), got {value!r}")  # fmt: skip
+    return minutes
+
+
+def off_peak_schedule(every: int) -> str:
+    """A cron schedule every ``every`` minutes that never fires at :00 or :30, the busiest minutes."""
+    if every >= 60:
+        return f"7 */{every // 60} * * *" if every > 60 else "7 * * * *"
+    return f"{','.join(str(m) for m in range(7 % every, 60, every))} * * * *"
+
+
+def schedule_sql(*, url: str | None, github: str | None, every: int, name: str) -> str:
+    """The SQL that makes Supabase Cron (pg_cron, pg_net, Vault) trigger a sync: a GET of the Vercel
+    function with its bearer secret, or a POST to GitHub's workflow_dispatch with a token. It creates
+    the secret in Vault from a placeholder the user replaces, and replaces a job of the same name."""
+    secret, placeholder = (f"{name}-cron-secret", "<CRON_SECRET>") if url else (
+        f"{name}-github-token", "<GITHUB_TOKEN with actions: write>")  # fmt: skip
+    bearer = f"'Bearer ' || (SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = '{secret}')"
+    if url:
+        call = (f"SELECT net.http_get(url := '{url}', headers := jsonb_build_object('Authorization', {bearer}),"
+                f" timeout_milliseconds := {VERCEL_MAX_DURATION_S * 1000})")  # fmt: skip
+    else:
+        call = (f"SELECT net.http_post(url := 'https://api.github.com/repos/{github}/actions/workflows/{WORKFLOW_FILE}"
+                f"/dispatches', body := jsonb_build_object('ref', 'main'), headers := jsonb_build_object("
+                f"'Authorization', {bearer}, 'Accept', 'application/vnd.github+json', 'X-GitHub-Api-Version',"
+                f" '2022-11-28', 'User-Agent', 'connect3-ingest', 'Content-Type', 'application/json'))")  # fmt: skip
+    what = f"call {url}" if url else f"dispatch the sync workflow of {github}"
+    return f"""-- Supabase Cron: {what} every {every} minutes.
+-- Enable the pg_cron and pg_net extensions first (Database > Extensions). Replace {placeholder}
+-- below with the real value before running; it is kept in Vault, never in the job. Running this again
+-- replaces the job (to change the secret later: SELECT vault.update_secret(id, 'new value') with the id
+-- of '{secret}' in vault.secrets).
+SELECT vault.create_secret('{placeholder}', '{secret}', 'Bearer secret of the {name} cron job')
+WHERE NOT EXISTS (SELECT 1 FROM vault.secrets WHERE name = '{secret}');
+SELECT cron.unschedule(jobname) FROM cron.job WHERE jobname = '{name}';
+SELECT cron.schedule('{name}', '{off_peak_schedule(every)}', $job${call}$job$);
+"""
+
+
+VERCEL_MAX_DURATION_S = 300  # vercel.json's maxDuration for api/cron.py (Fluid compute on Hobby); a test checks it
+CRON_SECRET_MIN = 16
+
+
+def answer_cron(method: str, target: str, headers: Any, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """What the cron function answers one request: the run's summary, 200 when every account synced or
+    was left for later and 500 when one failed, or {"success": false, "error"} with 401 (no or wrong
+    ``Authorization: Bearer <CRON_SECRET>``), 405 (not a GET) or 500 (CRON_SECRET unset or short, a
+    setting or the database wrong). ``?account=NAME`` syncs one club now; ``?dry_run=1`` writes nothing."""
+    secret = env.get("CRON_SECRET") or ""
+    if len(secret) < CRON_SECRET_MIN:
+        return 500, {"success": False, "error": "CRON_SECRET is not set (16 characters or more)"}
+    remember_secret(secret)
+    if method != "GET":
+        return 405, {"success": False, "error": "only GET runs a sync"}
+    if not hmac.compare_digest(str(headers.get("Authorization") or "").encode(), f"Bearer {secret}".encode()):
+        log.warning("cron: refused a request without the right Authorization header")
+        return 401, {"success": False, "error": "unauthorized"}
+    query = dict(parse_qsl(urlsplit(target).query))
+    env = {"MAX_RUN_SECONDS": str(VERCEL_MAX_DURATION_S - 30), **env}
+    try:
+        config = load_config(env)
+        summary, _ = run_sync(config, account=query.get("account") or None, dry_run=query.get("dry_run") == "1")
+    except IngestError as exc:
+        log.error("%s", exc)
+        return 500, {"success": False, "error": redact(str(exc))}
+    return (200 if summary["success"] else 500), json.loads(redact(json.dumps(summary)))
 
 
 if __name__ == "__main__":

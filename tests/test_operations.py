@@ -452,12 +452,14 @@ def test_sslmode_in_the_url_is_honoured(run):
     assert "SSL" not in without.stderr
 
 
-def test_supabase_direct_host_failure_explains_the_pooler(run):
-    result = run(DATABASE_URL="postgresql://postgres:s3cret-pw@db.abcdefghijkl.supabase.co:5432/postgres")
+@pytest.mark.parametrize(("port", "which"), [("5432", "direct database host"), ("6543", "dedicated pooler")])
+def test_supabase_direct_host_or_dedicated_pooler_failure_explains_the_shared_pooler(run, port, which):
+    result = run(DATABASE_URL=f"postgresql://postgres:s3cret-pw@db.abcdefghijkl.supabase.co:{port}/postgres")
 
     assert result.status == 2
-    assert "db.abcdefghijkl.supabase.co:5432" in result.stderr
-    assert "use the transaction pooler's connection string (port 6543)" in result.stderr
+    assert f"db.abcdefghijkl.supabase.co:{port}" in result.stderr
+    assert f"Supabase's {which}" in result.stderr and "IPv6-only" in result.stderr
+    assert "use the shared pooler's string instead" in result.stderr and ".pooler.supabase.com:6543" in result.stderr
     assert "s3cret-pw" not in result.stderr
 
 

@@ -13,6 +13,7 @@ from tests.conftest import SCRIPT, account_row, stored_posts
 SUMMARY_KEYS = {
     "success", "accounts_processed", "posts_inserted", "requests_made", "timestamp",
     "posts_updated", "posts_deleted", "accounts_failed", "accounts_skipped", "tokens_refreshed", "highest_usage_pct",
+    "stopped_by_deadline",
 }  # fmt: skip
 
 
