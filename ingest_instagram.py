@@ -64,6 +64,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import html
 import json
 import logging
 import math
@@ -78,6 +79,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -3385,6 +3387,7 @@ class Sync:
     results: list[AccountResult] = field(default_factory=list)
     club_events: dict[str, tuple[str, ClubEvent]] = field(default_factory=dict)  # new or changed, by origin
     stopped_by_deadline: bool = False
+    recent_runs: list[dict[str, Any]] = field(default_factory=list)  # the last runs, this one included
 
     def past_deadline(self) -> bool:
         left = self.api.time_left()
@@ -3664,6 +3667,7 @@ def run_sync(config: Config, *, account: str | None = None, dry_run: bool = Fals
             _bring_events_up_to_date(sync, presence)
             errors = [{"account": r.name, "error": r.outcome} for r in sync.results if r.outcome.startswith("failed")]
             presence.finish(summary, errors, config.sync_runs_keep_days)
+            sync.recent_runs = recent_runs(conn, 12)
         finally:
             presence.close()
         return summary, sync
@@ -4202,9 +4206,10 @@ def account_health(conn: psycopg.Connection) -> list[dict[str, Any]]:
             f"""SELECT a.id, a.account_name, a.ig_user_id, coalesce(a.priority, 2) AS priority,
                    ({_DEAD_TOKEN}) AS token_dead, a.throttled_until, a.token_expires_at,
                    a.last_checked_at, a.last_synced_at, jsonb_array_length(a.pending_walks) AS pending_walks,
-                   a.last_error, stored.posts, stored.posts_deleted
+                   a.last_error, stored.posts, stored.posts_deleted, stored.newest_post
             FROM instagram_accounts a CROSS JOIN LATERAL (
-                SELECT count(*) AS posts, count(*) FILTER (WHERE p.deleted_at IS NOT NULL) AS posts_deleted
+                SELECT count(*) AS posts, count(*) FILTER (WHERE p.deleted_at IS NOT NULL) AS posts_deleted,
+                       max(p."timestamp") FILTER (WHERE p.deleted_at IS NULL) AS newest_post
                 FROM instagram_posts p WHERE p.ig_user_id = a.ig_user_id) stored
             {_SYNC_ORDER}"""
         )
@@ -4237,6 +4242,25 @@ def last_finished_run(conn: psycopg.Connection) -> datetime | None:
     """When the last run that went to its end finished (an abandoned one did not)."""
     query = "SELECT max(finished_at) FROM instagram_sync_runs WHERE outcome IN ('ok', 'failed')"
     return conn.execute(query).fetchone()[0]
+
+
+def health_data(conn: psycopg.Connection, config: Config, now: datetime) -> dict[str, Any]:
+    """What the health page shows, read in a few statements: accounts, the runs and club events of the
+    last 14 days on, totals, the stale-schedule warning and the links waiting for an approval."""
+    cur = conn.cursor(row_factory=dict_row)
+    since = now - timedelta(days=14)
+    runs = cur.execute("""SELECT started_at, requests_made, posts_inserted, accounts_failed FROM instagram_sync_runs
+                          WHERE started_at >= %s ORDER BY started_at, id""", (since,)).fetchall()  # fmt: skip
+    events = cur.execute("""SELECT ig_user_id, account_name, title, venue, permalink, starts_at, ends_at, all_day,
+                                   status, over_at FROM mentioned_club_events WHERE over_at >= %s
+                            ORDER BY account_name, starts_at, id""", (since,)).fetchall()  # fmt: skip
+    totals = cur.execute("""SELECT (SELECT count(*) FROM instagram_posts WHERE deleted_at IS NULL) AS posts,
+                                   (SELECT count(*) FROM upcoming_events) AS upcoming""").fetchone()  # fmt: skip
+    finished = last_finished_run(conn)
+    return {"accounts": account_health(conn), "runs": runs, "events": events, "last_finished": finished,
+            "warnings": schedule_warnings(finished, config.stale_after, now),
+            "max_requests": config.max_requests_per_run, "link_requests": open_link_requests(conn),
+            **totals}  # fmt: skip
 
 
 def recent_runs(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]]:
@@ -4311,6 +4335,145 @@ def _folded(line: str) -> str:
             current, size = "", 0
         current, size = current + char, size + width
     return "\r\n ".join([*parts, current])
+
+
+# ---------------------------------------------------------------------------
+# The health page: rows in, one self-contained HTML page out (pure: no database, no HTTP)
+# ---------------------------------------------------------------------------
+
+_PAGE_STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:16px;
+color:#1d232b;background:#fff}h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.6em 0 .4em}
+.muted{color:#5f6b7a}.warning{background:#fff4d6;border-left:4px solid #e0a100;padding:8px 12px;margin:8px 0}
+.totals{display:flex;flex-wrap:wrap;gap:8px}.totals div{border:1px solid #d8dee6;border-radius:6px;padding:6px 10px}
+table{border-collapse:collapse;width:100%;font-size:.92em}th,td{text-align:left;padding:5px 7px;
+border-bottom:1px solid #e4e8ee;vertical-align:top}th{background:#f4f6f9}.bad{color:#b3261e;font-weight:600}
+.soon{color:#b3261e}.wrap{overflow-x:auto}.past{color:#8a94a3}.cancelled{text-decoration:line-through}
+svg{width:100%;height:auto;max-width:1000px}.run{fill:#3d7bd9}.posts{fill:#30a46c}.failed{fill:#b3261e}
+.cap{stroke:#e0a100;stroke-dasharray:4 3}.axis{stroke:#8a94a3}svg text{font-size:11px;fill:#5f6b7a}
+@media print{.wrap{overflow:visible}body{max-width:none}}
+"""
+_FAILING_FIRST = {"needs re-auth": 0, "token expired": 0, "failing": 1}
+
+
+def _h(value: Any) -> str:
+    """Text as HTML shows it: escaped, quotes included, so that no caption or name becomes markup."""
+    return html.escape("" if value is None else str(clean_text(value) or ""), quote=True)
+
+
+def _link(url: Any, text: str) -> str:
+    """A link only to an http(s) address (never javascript: or data:), escaped."""
+    if not isinstance(url, str) or not re.match(r"https?://", url):
+        return _h(text)
+    return f'<a href="{_h(url)}" rel="noopener">{_h(text)}</a>'
+
+
+def health_page(data: dict[str, Any], now: datetime, tz: ZoneInfo) -> str:
+    """One self-contained page (inline CSS and SVG, no script, nothing fetched) of the sync's health:
+    the header, the runs of the last 14 days, one row per account (failing first), each club's
+    events, and the links waiting for an approval. The same data and clock give the same page."""
+    body = [_page_header(data, now), _runs_chart(data["runs"], data["max_requests"], now),
+            _accounts_table(data["accounts"], now, tz), _timeline(data["events"], now, tz),
+            _waiting_links(data["link_requests"], now)]  # fmt: skip
+    page = ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Connect3 sync health</title><style>{_PAGE_STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+    return redact(page)
+
+
+def _page_header(data: dict[str, Any], now: datetime) -> str:
+    finished = data["last_finished"]
+    last = f"{_h(_utc_text(finished))} ({_h(_ago(finished, now))})" if finished else "no run has finished yet"
+    states: dict[str, int] = {}
+    for row in data["accounts"]:
+        key = "throttled" if row["state"].startswith("throttled") else row["state"]
+        states[key] = states.get(key, 0) + 1
+    totals = [f"<div>{count} {_h(state)}</div>" for state, count in sorted(states.items())] or [
+        "<div>no accounts</div>"
+    ]
+    totals += [f"<div>{data['posts']:,} posts stored</div>", f"<div>{data['upcoming']:,} events upcoming</div>"]
+    warnings = "".join(f'<p class="warning">{_h(w)}</p>' for w in data["warnings"])
+    return (f"<header><h1>Connect3 Instagram sync</h1><p class=\"muted\">Made {_h(_utc_text(now))}. Last finished"
+            f" run: {last}.</p>{warnings}<div class=\"totals\">{''.join(totals)}</div></header>")  # fmt: skip
+
+
+def _runs_chart(runs: list[dict[str, Any]], cap: int, now: datetime) -> str:
+    """The runs of the last 14 days on a time axis: requests per run against the budget's line, new
+    posts beside them, failed accounts marked. A stretch without runs is a gap."""
+    if not runs:
+        return "<section><h2>Runs, last 14 days</h2><p>No sync run has been recorded in the last 14 days.</p></section>"
+    width, height, left, top = 1000, 220, 40, 10
+    start, span = now - timedelta(days=14), timedelta(days=14).total_seconds()
+    peak = max([cap, *(r["requests_made"] for r in runs)])
+    y = lambda v: top + (height - top - 30) * (1 - v / peak)  # noqa: E731 (a scale, read where it is used)
+    shapes = [f'<line class="cap" x1="{left}" x2="{width}" y1="{y(cap):.1f}" y2="{y(cap):.1f}"/>',
+              f'<text x="{left + 4}" y="{y(cap) - 4:.1f}">MAX_REQUESTS_PER_RUN {cap}</text>',
+              f'<line class="axis" x1="{left}" x2="{width}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>']  # fmt: skip
+    for run in runs:
+        x = left + (width - left - 8) * (run["started_at"] - start).total_seconds() / span
+        label = (f"{_utc_text(run['started_at'])}: {run['requests_made']} requests, {run['posts_inserted']} new"
+                 f" posts, {run['accounts_failed']} failed")  # fmt: skip
+        shapes.append(f'<rect class="run" x="{x:.1f}" y="{y(run["requests_made"]):.1f}" width="3" '
+                      f'height="{y(0) - y(run["requests_made"]):.1f}"><title>{_h(label)}</title></rect>')  # fmt: skip
+        shapes.append(f'<rect class="posts" x="{x + 3:.1f}" y="{y(min(run["posts_inserted"], peak)):.1f}" width="2" '
+                      f'height="{y(0) - y(min(run["posts_inserted"], peak)):.1f}"/>')  # fmt: skip
+        if run["accounts_failed"]:
+            shapes.append(f'<circle class="failed" cx="{x + 2:.1f}" cy="{y(0) + 8:.1f}" r="3"/>')
+    days = [f'<text x="{left + (width - left - 8) * d / 14:.1f}" y="{height - 4}" text-anchor="middle">'
+            f"{(start + timedelta(days=d)):%d %b}</text>" for d in range(1, 14, 2)]  # fmt: skip
+    return (f'<section><h2>Runs, last 14 days</h2><p class="muted">{len(runs)} runs: requests (blue) against the'
+            f" budget (dashed), new posts (green), a red dot where an account failed.</p>"
+            f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="runs of the last 14 days">'
+            f"{''.join(shapes + days)}</svg></section>")  # fmt: skip
+
+
+def _accounts_table(accounts: list[dict[str, Any]], now: datetime, tz: ZoneInfo) -> str:
+    if not accounts:
+        return "<section><h2>Accounts</h2><p>No accounts are linked yet (see link-url and add-account).</p></section>"
+    rows = []
+    for a in sorted(accounts, key=lambda a: (_FAILING_FIRST.get(a["state"], 2), a["priority"], a["account_name"])):
+        state = f'<span class="bad">{_h(a["state"])}</span>' if a["state"] in _FAILING_FIRST else _h(a["state"])
+        days = f'<span class="soon">{a["token_days_left"]}</span>' if a["token_days_left"] < 7 else a["token_days_left"]
+        rows.append(f'<tr class="account"><td>{_h(a["account_name"])}</td><td>{a["priority"]}</td><td>{state}</td>'
+                    f"<td>{days}</td><td>{_h(_ago(a['last_checked_at'], now))}</td>"
+                    f"<td>{_h(_local_text(a['newest_post'], tz))}</td><td>{a['posts']}</td>"
+                    f"<td>{a['posts_deleted']}</td>"
+                    f"<td>{_h(a['last_error'] or '')}</td></tr>")  # fmt: skip
+    head = ("<tr><th>account</th><th>priority</th><th>state</th><th>token days left</th><th>last checked</th>"
+            "<th>newest post</th><th>posts</th><th>deleted</th><th>last error</th></tr>")  # fmt: skip
+    return f'<section><h2>Accounts</h2><div class="wrap"><table>{head}{"".join(rows)}</table></div></section>'
+
+
+def _local_text(moment: datetime | None, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%a %d %b %H:%M}" if moment else "none"
+
+
+def _timeline(events: list[dict[str, Any]], now: datetime, tz: ZoneInfo) -> str:
+    """Each club's events: upcoming ones, and those of the last 14 days greyed; cancelled ones struck."""
+    if not events:
+        return "<section><h2>Events</h2><p>No events in captions from the last 14 days on.</p></section>"
+    clubs: dict[str, list[str]] = {}
+    for e in events:
+        over = e["over_at"] < now
+        classes = " ".join(c for c in ("event", "past" if over else "", e["status"]) if c)
+        when = _when({k: (v.astimezone(tz) if v else v) for k, v in e.items() if k in ("starts_at", "ends_at")}
+                     | {"all_day": e["all_day"]})  # fmt: skip
+        item = (
+            f'<li class="{classes}">{_h(when)}: {_link(e["permalink"], e["title"] or "event")}'
+            f"{' at ' + _h(e['venue']) if e['venue'] else ''}"
+            f"{' (cancelled)' if e['status'] == 'cancelled' else ''}</li>"
+        )
+        clubs.setdefault(e["account_name"] or e["ig_user_id"], []).append(item)
+    sections = [f"<h3>{_h(name)}</h3><ul>{''.join(items)}</ul>" for name, items in sorted(clubs.items())]
+    return f"<section><h2>Events</h2>{''.join(sections)}</section>"
+
+
+def _waiting_links(requests_: list[dict[str, Any]], now: datetime) -> str:
+    if not requests_:
+        return "<section><h2>Links waiting for an approval</h2><p>None.</p></section>"
+    items = "".join(f"<li>{_h(r['account_name'])}: sent {_h(_ago(r['created_at'], now))}</li>" for r in requests_)
+    return f"<section><h2>Links waiting for an approval</h2><ul>{items}</ul></section>"
 
 
 # ---------------------------------------------------------------------------
@@ -4394,6 +4557,8 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("--priority", type=_priority, help="1 high, 2 normal (default), 3 low")
     status = commands.add_parser("status", help="show each account's sync health and the last runs")
     status.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    status.add_argument("--html", metavar="FILE", help="write one self-contained HTML page of the sync's health"
+                        " to FILE (- for stdout)")  # fmt: skip
     commands.add_parser(
         "schema",
         help="print the SQL that creates the tables, for a database owner or a migration tool",
@@ -4465,12 +4630,17 @@ def _command_run(args: argparse.Namespace, config: Config) -> int:
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as out:
-            out.write(redact(step_summary(summary, sync.results, list(sync.club_events.values()))))
+            out.write(redact(step_summary(summary, sync.results, list(sync.club_events.values()), sync.recent_runs,
+                                          sync.config.max_requests_per_run)))  # fmt: skip
     return 0 if summary["success"] else 1
 
 
 def step_summary(
-    summary: dict[str, Any], results: list[AccountResult], club_events: list[tuple[str, ClubEvent]] = ()
+    summary: dict[str, Any],
+    results: list[AccountResult],
+    club_events: list[tuple[str, ClubEvent]] = (),
+    runs: list[dict[str, Any]] = (),
+    budget: int = 0,
 ) -> str:
     """The run as Markdown, for the GitHub Actions run page."""
 
@@ -4507,7 +4677,21 @@ def step_summary(
             f"| {cell(e.title or '')} | {cell(e.venue or '')} | {cell(name)} | {e.status} |"
             for name, e in sorted(club_events, key=lambda pair: pair[1].starts_at)
         ]
-    return "\n".join(lines) + "\n\n"
+    return "\n".join(lines + _runs_xychart(runs, budget)) + "\n\n"
+
+
+def _runs_xychart(runs: list[dict[str, Any]], budget: int) -> list[str]:
+    """The last runs as a Mermaid xychart-beta block, which GitHub draws in a step summary: requests per
+    run as bars, the budget as a line."""
+    if not runs:
+        return []
+    ordered = list(reversed(runs))
+    labels = ", ".join(f'"{r["started_at"].astimezone(timezone.utc):%d %H:%M}"' for r in ordered)
+    requests_ = [r["requests_made"] for r in ordered]
+    return ["", "```mermaid", "xychart-beta", '    title "Requests per run (UTC), and the budget"',
+            f"    x-axis [{labels}]", f'    y-axis "requests" 0 --> {max([budget, *requests_]) or 1}',
+            f"    bar [{', '.join(str(n) for n in requests_)}]",
+            f"    line [{', '.join(str(budget) for _ in ordered)}]", "```"]  # fmt: skip
 
 
 def _read_token(value: str) -> str:
@@ -4550,6 +4734,15 @@ def _command_status(args: argparse.Namespace, config: Config) -> int:
     conn = connect(config)
     try:
         ensure_schema(conn)
+        if args.html:
+            now = datetime.now(timezone.utc)
+            page = health_page(health_data(conn, config, now), now, config.event_timezone)
+            if args.html == "-":
+                sys.stdout.write(page)
+            else:
+                Path(args.html).write_text(page, encoding="utf-8")
+                log.info("Wrote the health page to %s", args.html)
+            return 0
         accounts, runs, finished = account_health(conn), recent_runs(conn), last_finished_run(conn)
         waiting = open_link_requests(conn)
     finally:

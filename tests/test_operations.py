@@ -298,10 +298,24 @@ def test_github_step_summary_gets_a_markdown_table(fake, link, run, tmp_path):
     assert "| account | new posts | updated | deleted | requests | result |" in text
     assert "| OK \\| Club | 3 | 0 | 0 | 1 | ok |" in text
     assert re.search(r"\| Bad Club \| 0 \| 0 \| 0 \| 1 \| failed: Unsupported get request .*\|", text)
+
     assert "1 synced, 1 failed, 0 skipped" in text
 
 
 # -- overlapping runs ---------------------------------------------------------------------
+
+
+def test_the_step_summary_charts_the_last_runs_for_github_to_draw(fake, link, run, tmp_path):
+    link(fake.add_account("charted", posts=3))
+    summary_file = tmp_path / "summary.md"
+    run()
+    run(GITHUB_STEP_SUMMARY=str(summary_file), MAX_REQUESTS_PER_RUN="40")
+
+    chart = summary_file.read_text().split("```mermaid\n", 1)[1].split("```", 1)[0]
+
+    assert chart.startswith("xychart-beta\n")
+    assert "    bar [1, 1]" in chart and "    line [40, 40]" in chart
+    assert re.search(r'x-axis \["\d\d \d\d:\d\d", "\d\d \d\d:\d\d"\]', chart)
 
 
 def _first_pages(fake) -> dict[str, int]:
