@@ -323,6 +323,19 @@ def _env_number(
     return value
 
 
+def _env_api_version(env: dict[str, str], name: str) -> str:
+    version = (env.get(name) or "v25.0").strip()
+    if not re.fullmatch(r"v\d+\.\d+", version):
+        raise ConfigError(f"{name} must look like v25.0, got {version!r}")
+    return version
+
+
+def _env_optional(env: dict[str, str], name: str, kind: type) -> Any:
+    """A number of at least 1 where the variable is set; None (no limit) where it is empty."""
+    raw = (env.get(name) or "").strip()
+    return _env_number(env, name, raw, kind, 1) if raw else None
+
+
 def _env_base_url(env: dict[str, str], name: str, default: str) -> str:
     """A Graph API host. The version belongs in GRAPH_API_VERSION: a version in the URL as well
     makes every path /v25.0/v25.0/…, which Meta answers with a misleading code 100."""
@@ -405,11 +418,7 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
         _check_database_url(database_url)
     elif not database_optional:
         raise ConfigError("DATABASE_URL is not set: put the Postgres connection string in the environment or .env")
-    version = (env.get("GRAPH_API_VERSION") or "v25.0").strip()
-    if not re.fullmatch(r"v\d+\.\d+", version):
-        raise ConfigError(f"GRAPH_API_VERSION must look like v25.0, got {version!r}")
-    backfill = (env.get("INITIAL_BACKFILL_DAYS") or "").strip()
-    deadline = (env.get("MAX_RUN_SECONDS") or "").strip()
+    version = _env_api_version(env, "GRAPH_API_VERSION")
     event_timezone = _env_timezone(env, "EVENT_TIMEZONE", "Australia/Melbourne")
     config = Config(
         database_url=database_url,
@@ -425,10 +434,10 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
         http_retries=_env_number(env, "HTTP_RETRIES", "3", int, 0),
         retry_backoff=_env_number(env, "RETRY_BACKOFF", "1", float, 0),
         usage_threshold=_env_number(env, "USAGE_THRESHOLD", "80", int, 1, 100),
-        initial_backfill_days=_env_number(env, "INITIAL_BACKFILL_DAYS", backfill, int, 1) if backfill else None,
+        initial_backfill_days=_env_optional(env, "INITIAL_BACKFILL_DAYS", int),
         sync_runs_keep_days=_env_number(env, "SYNC_RUNS_KEEP_DAYS", "90", int, 1),
         stale_after=timedelta(hours=_env_number(env, "STALE_AFTER_HOURS", "2", float, 0.01)),
-        max_run_seconds=_env_number(env, "MAX_RUN_SECONDS", deadline, float, 1) if deadline else None,
+        max_run_seconds=_env_optional(env, "MAX_RUN_SECONDS", float),
         event_timezone=event_timezone,
         event_date_order=_env_date_order(env, "EVENT_DATE_ORDER", event_timezone),
         redirect_uri=_env_redirect_uri(env, "INSTAGRAM_REDIRECT_URI"),
@@ -1994,9 +2003,13 @@ def _venue(text: str, block: _Block) -> str | None:
         venue = _venue_text(text, after)
         if venue and not re.match(r"(?:the\s+)?(?:\d|noon|midday)", venue, re.I):
             return venue
-    venue = _segment_venue(text, block)
-    if venue:
-        return venue
+    return _segment_venue(text, block) or _venue_in_words(text, block)
+
+
+def _venue_in_words(text: str, block: _Block) -> str | None:
+    """A place said without a marker: a platform, "in the event space", a room code beside the day or
+    time, "in"/"outside" a named place, a line of its own, or a place named anywhere in the block."""
+    part, base = text[block.start : block.stop], block.start
     m = re.search(rf"\b(?:on|via|online\s*:?)\s+({_PLATFORMS})\b", part, re.I)
     if m:
         return m.group(1)
@@ -2867,8 +2880,9 @@ _NEW_MENTIONS = """
                 %(ev_ordinal)s::int[], %(ev_kind)s::text[], %(ev_moved_from)s::date[])
         AS ev(media_id, title, starts_at, ends_at, all_day, venue, ordinal, kind, moved_from)"""
 
-_SAVE_PAGE = (
-    """
+# The statement that stores a page, in two forms: with a plan of club events (the page's posts mention
+# some), and without (none does: the same writes, a lighter statement for every page of a backfill).
+_SAVE_PAGE_HEAD = """
 WITH page AS (
     SELECT * FROM unnest(%(media_id)b::text[], %(caption)b::text[], %(media_type)b::text[],
                          %(media_product_type)b::text[], %(media_url)b::text[], %(thumbnail_url)b::text[],
@@ -2922,7 +2936,23 @@ WITH page AS (
     DELETE FROM instagram_events e
     WHERE e.media_id IN (SELECT media_id FROM stale UNION ALL SELECT media_id FROM absent WHERE deleted)
     RETURNING e.club_event_id, e.media_id
-), """
+)"""
+_SAVE_PAGE_TAIL = """), account AS (
+    UPDATE instagram_accounts
+    SET last_synced_at = greatest(last_synced_at, (SELECT max("timestamp") FROM page)),
+        pending_walks = %(walks)s, updated_at = now()
+    WHERE id = %(account_id)s
+)
+SELECT (SELECT count(*) FROM upserted WHERE inserted),
+       (SELECT count(*) FROM upserted u JOIN before b USING (media_id) JOIN page p USING (media_id)
+        WHERE b.was_deleted OR b.fields IS DISTINCT FROM (p.caption, p.media_type, p.media_product_type,
+                                                          p.media_url, p.thumbnail_url, p.permalink, p."timestamp",
+                                                          p.alt_text)),
+       (SELECT count(*) FROM absent WHERE deleted)
+"""
+_SAVE_PAGE = (
+    _SAVE_PAGE_HEAD
+    + ", "
     + _CLUB_PLAN.strip()
     + """, new_events AS ("""
     + _NEW_MENTIONS
@@ -2936,19 +2966,15 @@ WITH page AS (
 ), flagged AS (  -- club events that lost a mention outside the plan: planned again before the run ends
     UPDATE instagram_club_events SET needs_replan = true
     WHERE id IN (SELECT club_event_id FROM old_events) AND id NOT IN (SELECT id FROM club_ids)
-), account AS (
-    UPDATE instagram_accounts
-    SET last_synced_at = greatest(last_synced_at, (SELECT max("timestamp") FROM page)),
-        pending_walks = %(walks)s, updated_at = now()
-    WHERE id = %(account_id)s
-)
-SELECT (SELECT count(*) FROM upserted WHERE inserted),
-       (SELECT count(*) FROM upserted u JOIN before b USING (media_id) JOIN page p USING (media_id)
-        WHERE b.was_deleted OR b.fields IS DISTINCT FROM (p.caption, p.media_type, p.media_product_type,
-                                                          p.media_url, p.thumbnail_url, p.permalink, p."timestamp",
-                                                          p.alt_text)),
-       (SELECT count(*) FROM absent WHERE deleted)
 """
+    + _SAVE_PAGE_TAIL
+)
+_SAVE_PAGE_PLAIN = (
+    _SAVE_PAGE_HEAD
+    + """, flagged AS (  -- club events that lost a mention: planned again before the run ends
+    UPDATE instagram_club_events SET needs_replan = true WHERE id IN (SELECT club_event_id FROM old_events)
+"""
+    + _SAVE_PAGE_TAIL
 )
 
 
@@ -3112,7 +3138,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
     events = write.events
     plan = plan_for(conn, account.ig_user_id, [(p.media_id, p.timestamp) for p in rows], events, write.tz)
     inserted, updated, deleted = conn.execute(
-        _SAVE_PAGE,
+        _SAVE_PAGE if events else _SAVE_PAGE_PLAIN,
         {
             "media_id": [p.media_id for p in rows],
             "caption": [p.caption for p in rows],
@@ -4664,20 +4690,18 @@ def step_summary(
         f"| {cell(r.name)} | {r.inserted} | {r.updated} | {r.deleted} | {r.requests} | {cell(r.outcome)} |"
         for r in results
     ]
-    if club_events:
-        lines += [
-            "",
-            "New and changed events:",
-            "",
-            "| when | event | venue | club | status |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {cell(_when({'starts_at': e.starts_at, 'ends_at': e.ends_at, 'all_day': e.all_day}))} "
+    return "\n".join(lines + _club_events_table(club_events, cell) + _runs_xychart(runs, budget)) + "\n\n"
+
+
+def _club_events_table(club_events: list[tuple[str, ClubEvent]], cell: Callable[[object], str]) -> list[str]:
+    """The run's new and changed club events, once each, as a Markdown table."""
+    if not club_events:
+        return []
+    rows = [f"| {cell(_when({'starts_at': e.starts_at, 'ends_at': e.ends_at, 'all_day': e.all_day}))} "
             f"| {cell(e.title or '')} | {cell(e.venue or '')} | {cell(name)} | {e.status} |"
-            for name, e in sorted(club_events, key=lambda pair: pair[1].starts_at)
-        ]
-    return "\n".join(lines + _runs_xychart(runs, budget)) + "\n\n"
+            for name, e in sorted(club_events, key=lambda pair: pair[1].starts_at)]  # fmt: skip
+    head = ["| when | event | venue | club | status |", "| --- | --- | --- | --- | --- |"]
+    return ["", "New and changed events:", "", *head, *rows]
 
 
 def _runs_xychart(runs: list[dict[str, Any]], budget: int) -> list[str]:
