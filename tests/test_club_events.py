@@ -404,3 +404,21 @@ def test_a_runs_own_rederivation_leaves_an_account_another_run_holds_to_that_run
     assert holder.returncode == 0
     assert db.execute("SELECT count(*) FROM instagram_posts WHERE events_version IS NULL").fetchone() == (0,)
     assert len(_view(db)) == 2 and other.username == "freeclub"
+
+
+def test_a_restored_post_brings_its_event_back_with_the_same_id(fake, link, db, run):
+    club = _announced(fake, link, f"Salsa night {_ahead(6)}, 8pm at the Grad Bar 💃")
+    run()
+    ((event_id, *_),) = _view(db)
+    post = next(p for p in club.posts if p.caption and "Salsa" in p.caption)
+    fake.delete(club, post)
+    run()
+    run()  # a second absence: the post is deleted, and its event leaves the view
+    gone = _view(db)
+
+    fake.restore(club, post)
+    run()
+
+    assert gone == []
+    ((again, *_),) = _view(db)
+    assert again == event_id
