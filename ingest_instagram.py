@@ -933,9 +933,6 @@ class _Lazy:
         return method
 
 
-_lazy = _Lazy
-
-
 @dataclass(frozen=True)
 class EventLocale:
     """How captions are read: the zone "tonight" and "Fri 6pm" are in, and whether 9/3 is 9 March
@@ -1037,14 +1034,14 @@ def _lowered(pattern: _Lazy) -> _Lazy:
     """A case-insensitive pattern as one that reads _Reading.low (it must have no case-sensitive part)."""
     if "(?-i" in pattern.pattern or not pattern.flags & re.I:
         raise ValueError(f"not a case-insensitive pattern: {pattern.pattern[:40]}")
-    return _lazy(pattern.pattern)
+    return _Lazy(pattern.pattern)
 
 
-_MORNING_WORDS = _lazy(
+_MORNING_WORDS = _Lazy(
     r"\b(?:morning|breakfast|brunch|sunrise|coffee|hike|hiking|run|running|walk|swim|yoga|pilates|parkrun|a\.?m\.?)\b",
     re.I,
 )
-_EVENING_WORDS = _lazy(
+_EVENING_WORDS = _Lazy(
     r"\b(?:night|tonight|evening|dinner|party|pub|bar|drinks|karaoke|trivia|quiz|gig|concert|disco|ball|gala"
     r"|p\.?m\.?|after dark|sunset)\b",
     re.I,
@@ -1080,7 +1077,7 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
 
 
-_GLUED_LABEL = _lazy(
+_GLUED_LABEL = _Lazy(
     r"(?<=[\w)!?.])[ \t]*(?=(?-i:Date|Time|When|Where|Location|Venue|Place|Cost|Price|Address)\s*:)"
     r"|[ \t]*(?=[📅🗓📆⏰🕒🕐🕑🕓🕔🕕🕖🕗🕘🕙🕚🕛⌚📍])",
 )
@@ -1139,13 +1136,13 @@ def _parse_iso_dates(reading: _Reading) -> None:
 
 
 _WD_PREFIX = rf"(?:{_WD}\.?,?\s+(?:the\s+)?)?"
-_NAMED_DATE = _lazy(
+_NAMED_DATE = _Lazy(
     rf"\b(?:(?P<wd>{_WD})\.?,?\s+(?:the\s+)?)?"
     rf"(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|till|until)\s*{_WD_PREFIX}{_DAY})*)\s*(?:of\s+)?"
     rf"(?P<month>{_MON})\b\.?(?:,?\s*(?P<year>20\d\d))?",
     re.I,
 )
-_MONTH_FIRST_DATE = _lazy(
+_MONTH_FIRST_DATE = _Lazy(
     rf"\b(?P<month>{_MON})\.?\s+(?P<days>{_DAY}(?:\s*(?:,|&|and|-|to|through|thru)\s*{_DAY}\b"
     rf"(?!\s*(?:[:.]\d|-\s*\d|to\s+\d|{_AMPM})))*)"  # "November 12, 5 - 6pm": the 5 is an hour
     rf"\b(?:,?\s*(?P<year>20\d\d))?",
@@ -1182,11 +1179,11 @@ def _dated(today: date, month: int, day: int, year: int | None) -> date | None:
     return _day_in_year(year, month, day) if year else _nearest(today, month, day)
 
 
-_NOT_A_DATE_BEFORE = _lazy(r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I)
+_NOT_A_DATE_BEFORE = _Lazy(r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I)
 
 
-_NUMERIC_DATE = _lazy(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
-_NOT_A_DATE_AFTER = _lazy(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
+_NUMERIC_DATE = _Lazy(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
+_NOT_A_DATE_AFTER = _Lazy(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
 
 
 def _parse_numeric_dates(reading: _Reading) -> None:
@@ -1207,7 +1204,7 @@ def _parse_numeric_dates(reading: _Reading) -> None:
             reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
 
 
-_WEEKDAY_MENTION = _lazy(
+_WEEKDAY_MENTION = _Lazy(
     rf"\b(?P<lead>this|next|coming|on|every|each|last|(?:next|this|last) week(?:'s)?)?\s*(?P<wd>{_WD})(?P<plural>s)?\b",
     re.I,
 )
@@ -1240,7 +1237,7 @@ def _parse_relative_dates(reading: _Reading) -> None:
                                           series=series))  # fmt: skip
 
 
-_BARE_ORDINAL = _lazy(
+_BARE_ORDINAL = _Lazy(
     rf"\b(?:on|from|the)\s+(?:the\s+)?(?P<a>[12]?\d|3[01])(?:st|nd|rd|th)\b(?!\s*(?:of\s+)?{_MON}\b)"
     rf"(?:\s*(?:-|to|till|until)\s*(?:the\s+)?(?P<b>[12]?\d|3[01])(?:st|nd|rd|th)?\b)?",
     re.I,
@@ -1264,7 +1261,7 @@ _NUMBER_WORDS = {
     "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "twenty": 20, "thirty": 30,
 }  # fmt: skip
-_COUNTDOWN = _lazy(
+_COUNTDOWN = _Lazy(
     r"\b(?:(?:just|only)\s+)?(?P<n>\d{1,2}|one|a|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen"
     r"|twenty|thirty)\s+(?P<unit>days?|weeks?|sleeps?)\s+(?:until|till|til|to go|away|left|from (?:today|now))"
     r"|\bin\s+(?P<n2>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|fourteen)\s+(?P<unit2>days|weeks)\b"
@@ -1284,7 +1281,7 @@ def _parse_countdowns(reading: _Reading) -> None:
         reading.dates.append(_DateMention(m.start(), m.end(), [reading.today + timedelta(days=days)], False))
 
 
-_SERIES_BOUND = _lazy(
+_SERIES_BOUND = _Lazy(
     rf"\s*(?:in|of|during|throughout|for)\s+(?:the\s+month\s+of\s+)?(?P<month>{_MON})\b|\s*(?P<this>this month)",
     re.I,
 )
@@ -1330,21 +1327,21 @@ def _following_week(today: date, weekday: int) -> date:
 _TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>noon|midday|midnight))"
 
 
-_TIME_MENTION = _lazy(
+_TIME_MENTION = _Lazy(
     r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
     r"|leaving|time:?)\s+)?"
     rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
     r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
     re.I,
 )
-_SCORE_AFTER = _lazy(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
-_COUNT_BEFORE = _lazy(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
-_ENDING_BEFORE = _lazy(
+_SCORE_AFTER = _Lazy(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
+_COUNT_BEFORE = _Lazy(r"(?:\bof|\baged?|\bages|\bx|\$)\s*$", re.I)  # "teams of 4-6", "ages 5-9"
+_ENDING_BEFORE = _Lazy(
     r"\b(?:back|home|finish(?:es|ing)?|ends?|ending|wrap(?:s|ping)? up"
     r"|arriv\w*(?:\s+(?:back\s+)?(?:at|in)\s+[\w ]{1,20}?)?)\s+(?:by|at|around)?\s*$",
     re.I,
 )
-_NOT_A_TIME_AFTER = _lazy(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
+_NOT_A_TIME_AFTER = _Lazy(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
 
 
 def _parse_times(reading: _Reading) -> None:
@@ -1377,7 +1374,7 @@ def _parse_times(reading: _Reading) -> None:
         )
 
 
-_BETWEEN = _lazy(rf"\bbetween\s+{_TIME.replace('P<', 'P<a')}\s+and\s+{_TIME.replace('P<', 'P<b')}", re.I)
+_BETWEEN = _Lazy(rf"\bbetween\s+{_TIME.replace('P<', 'P<a')}\s+and\s+{_TIME.replace('P<', 'P<b')}", re.I)
 
 
 def _parse_between_times(reading: _Reading) -> None:
@@ -1389,7 +1386,7 @@ def _parse_between_times(reading: _Reading) -> None:
             reading.times.append(_TimeMention(m.start(), m.end(), start, end))
 
 
-_ARRIVAL_TIME = _lazy(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
+_ARRIVAL_TIME = _Lazy(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s+for\s+(\d{{1,2}})(?:[:.]\d\d)?\s*({_AMPM})", re.I)
 
 
 def _parse_arrival_times(reading: _Reading) -> None:
@@ -1465,7 +1462,7 @@ def _drop_overlaps(reading: _Reading) -> None:
     reading.times = sorted(times, key=lambda t: t.pos)
 
 
-_CLAUSE_END = _lazy(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]+|;)")
+_CLAUSE_END = _Lazy(r"(?:(?<!\d)[.!?]+(?!\d)|\n|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]+|;)")
 
 
 def _clause_of(text: str, pos: int) -> tuple[int, int]:
@@ -1486,7 +1483,7 @@ def _clauses(text: str) -> tuple[list[int], list[int]]:
     return starts, stops
 
 
-_NOT_AN_EVENT = _lazy(
+_NOT_AN_EVENT = _Lazy(
     r"\b(?:applications?|nominations?|submissions?|entries|expressions? of interest|eois?|voting|polls?"
     r"|close[sd]?|closing|deadline|due (?:by|on|date)|(?:is|are) due|on sale|go(?:es)? on sale"
     r"|ticket(?:s)? (?:release|drop|sales?)|orders?\s+(?:by|close|closes|due)|pre-?orders?|rsvp (?:by|before)"
@@ -1511,7 +1508,7 @@ _NOT_AN_EVENT = _lazy(
     re.I,
 )
 _NOT_AN_EVENT_LOW = _lowered(_NOT_AN_EVENT)
-_STILL_ON = _lazy(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
+_STILL_ON = _Lazy(r"\b(?:new date|moved to|rescheduled|postponed (?:to|until|till)|instead|now on)\b", re.I)
 
 
 def _drop_what_is_not_an_event(reading: _Reading) -> None:
@@ -1537,21 +1534,21 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     reading.times = [t for t in reading.times if not negated(t.pos)]
 
 
-_CANCELLED = _lazy(
+_CANCELLED = _Lazy(
     r"\b(?:cancel+ed|called off|not going ahead|postponed(?!\s+(?:to|until|till|for)\b)|no longer (?:happening|running)"
     r"|won'?t be (?:happening|running|going ahead))\b",
     re.I,
 )
 
 
-_DEADLINE_BEFORE = _lazy(
+_DEADLINE_BEFORE = _Lazy(
     rf"\b(?:by|before|until|till|til|no later than|ends?|ending)\s+(?:this\s+|next\s+|the\s+)?"
     rf"(?:{_WD}\.?(?:\s+(?:night|morning|evening|afternoon|midnight|noon|\d{{1,2}}(?::\d\d)?\s*{_AMPM}))?\s*[(,]?\s*)?$",
     re.I,
 )
 
 
-_RECAP = _lazy(
+_RECAP = _Lazy(
     r"\b(?:congrat\w*|thank(?:s| you)|see (?:you|u) at the next|what a (?:night|day)|recap|last night)\b", re.I
 )
 
@@ -1595,7 +1592,7 @@ def _merge_weekdays_with_dates(reading: _Reading) -> None:
     reading.dates = kept
 
 
-_CORRECTION = _lazy(
+_CORRECTION = _Lazy(
     r"\b(?:correction|scratch that|update|updated|change of (?:plans?|date)|new date|new time|moved to"
     r"|(?:pushed|moved) (?:back|forward) to|postponed (?:to|until|till)|rescheduled (?:to|for)|now (?:on|at))\b",
     re.I,
@@ -1606,22 +1603,21 @@ _CORRECTION_LOW = _lowered(_CORRECTION)
 def _keep_corrected(reading: _Reading) -> None:
     """ "Trivia Friday 7pm. Correction: Saturday!", "pushed back to the 14th", "Friday, not Thursday":
     only the corrected day counts, and the corrected time where one is given (else the old one)."""
-    retimed = next((m for m in _CORRECTION_LOW.finditer(reading.low)
-                    if any(t.pos >= m.start() for t in reading.times)), None)  # fmt: skip
-    if retimed and not any(d.pos >= retimed.start() for d in reading.dates):  # "Pho night Fri: now at 7pm!"
+    cues = [m.start() for m in _CORRECTION_LOW.finditer(reading.low)]
+    retimed = next((c for c in cues if any(t.pos >= c for t in reading.times)), None)
+    if retimed is not None and not any(d.pos >= retimed for d in reading.dates):  # "Pho night Fri: now at 7pm!"
         for mention in reading.dates:
             mention.moved, mention.moved_from = True, mention.days[0]
-        reading.times = [t for t in reading.times if t.pos >= retimed.start()]
+        reading.times = [t for t in reading.times if t.pos >= retimed]
         return
-    cue = next((m for m in _CORRECTION_LOW.finditer(reading.low)
-                if any(d.pos >= m.start() for d in reading.dates)), None)  # fmt: skip
-    if cue:
-        left = [d for d in reading.dates if d.pos < cue.start()]
-        reading.dates = [d for d in reading.dates if d.pos >= cue.start()]
+    cue = next((c for c in cues if any(d.pos >= c for d in reading.dates)), None)
+    if cue is not None:
+        left = [d for d in reading.dates if d.pos < cue]
+        reading.dates = [d for d in reading.dates if d.pos >= cue]
         for mention in reading.dates:
             mention.moved, mention.moved_from = True, left[-1].days[0] if left else None
-        if any(t.pos >= cue.start() for t in reading.times):
-            reading.times = [t for t in reading.times if t.pos >= cue.start()]
+        if any(t.pos >= cue for t in reading.times):
+            reading.times = [t for t in reading.times if t.pos >= cue]
     instead = [d for d in reading.dates if re.match(r"[\w\s,]{0,20}?\binstead\b", reading.text[d.stop :], re.I)]
     not_days = [
         d for d in reading.dates if re.search(r"\bnot\s+(?:on\s+)?$", reading.text[max(0, d.pos - 8) : d.pos], re.I)
@@ -1640,7 +1636,7 @@ def _drop_long_ranges(reading: _Reading) -> None:
             reading.dates = [d for d in reading.dates if d is not a and d is not b]
 
 
-_SPOTLIGHT = _lazy(
+_SPOTLIGHT = _Lazy(
     rf"(?:\b(?:feature|spotlight|shout-?out|member|throwback|flashback|wellness|motivation|motivational|fun fact|fact"
     rf"|tip|tips|trivia|transformation|workout|self-?care|meme|mindful|music|book|wisdom|tech|travel|foodie?|fitness"
     rf"|fascinating|fashion|feel[- ]good|woman crush|man crush|recipe)\s+{_WD}\b"
@@ -1649,7 +1645,7 @@ _SPOTLIGHT = _lazy(
     re.I,
 )
 _PAST_WORDS = r"was|were|had|went|came|thanks?|thank you|recap|photos|pics|highlights|what a|loved|enjoyed"
-_PAST_MARKS = _lazy(rf"\b(?:{_PAST_WORDS})\b", re.I)
+_PAST_MARKS = _Lazy(rf"\b(?:{_PAST_WORDS})\b", re.I)
 
 
 def _drop_what_is_not_a_day(reading: _Reading) -> None:
@@ -1757,7 +1753,7 @@ def _times_for(block: _Block, mention: _DateMention, index: int) -> list[_TimeMe
     return own or block.times
 
 
-_EVENT_WORDS = _lazy(
+_EVENT_WORDS = _Lazy(
     r"\b(?:event|party|night|picnic|meet\w*|workshop|session|social|trip|camp|ball|gala|dinner|lunch|brunch"
     r"|breakfast|bbq|drinks|trivia|quiz|screening|movie|film|games?|match|hike|run|walk|tour|stall|fair|festival"
     r"|launch|talk|seminar|webinar|class|lesson|practice|training|rehearsal|concert|gig|show|karaoke|crawl"
@@ -1860,7 +1856,7 @@ def _one_event_named_twice(events: list[Event]) -> list[Event]:
     return merged
 
 
-_MAY_NAME_A_DAY = _lazy(
+_MAY_NAME_A_DAY = _Lazy(
     rf"\b(?:{_WD}|{_MON}|today|tonight|tonite|tmrw|tmr|tomorrow|tomoz|2morrow|2moro)\b|\d{{1,2}}[/.]\d{{1,2}}|\d{{4}}-\d\d-\d\d",
     re.I,
 )
@@ -1926,7 +1922,7 @@ _STEPS: list[Callable[[_Reading], None]] = [
 # -- venues and titles ---------------------------------------------------------------------------------
 
 _PLATFORMS = r"(?:zoom|teams|microsoft teams|discord|google meet|twitch|youtube|instagram live|ig live|online)"
-_VENUE_STOP = _lazy(
+_VENUE_STOP = _Lazy(
     r"(?:\n|(?<!\d)[.!?;]|[.!?](?!\d)|\s[-|•·]\s|[•·|]|\(|#|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]"
     r"|(?<=\d)(?=(?-i:[A-Z][a-z]))|(?<=(?-i:[a-z]{3}))(?=(?-i:[A-Z][a-z]))"  # glued: "Room 210Bring", "MooseJoin"
     r"|\s(?:with|to|for)\s+(?=(?-i:[a-z]))"
@@ -1935,19 +1931,19 @@ _VENUE_STOP = _lazy(
     r"|or (?=send|dm|email|message|call|text))\b)",
     re.I,
 )
-_NOT_A_VENUE = _lazy(
+_NOT_A_VENUE = _Lazy(
     rf"(?:the\s+)?(?:(?:book|gospel|letter|epistle|world|spirit|name|life|glory|word) of\b|(?:to|until|till|from)\s"
     rf"|{_MON}\b\s*\d|{_WD}\b|(?:ukraine|palestine|gaza|israel|iran|sudan|congo|lebanon|syria)\b)",
     re.I,
 )
-_LABEL = _lazy(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
-_ROOM_CODE = _lazy(
+_LABEL = _Lazy(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
+_ROOM_CODE = _Lazy(
     rf"\b(?!(?:{_MON}|{_WD}|volume|vol|week|term|year|level|grade|top|covid|fall|spring|summer|winter|season|room|rm"
     rf"|no|number|chapter|part|round|step|day|phase|section)\b)(?-i:[A-Z][A-Za-z]{{1,9}})\s?\d{{1,4}}[A-Z]?\b(?!\s*(?:%|pm|am|:))",
     re.I,
 )
-_PLACE_TAIL = _lazy(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
-_CONTINUES = _lazy(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
+_PLACE_TAIL = _Lazy(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$")  # ", Union House" ending it
+_CONTINUES = _Lazy(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
 
 
 def _venue_text(text: str, pos: int) -> str | None:
@@ -2038,9 +2034,9 @@ _PLACE_NOUNS = (
     r"|space|clinic|commons|atrium|ballroom|foyer|arena|field|rink|stadium|chapel|church|cafeteria|kitchen"
     r"|classroom|basement|plaza|square|hub|makerspace|office|station|terrace|deck"
 )
-_PLACE_WORD = _lazy(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
-_PLACE_LINE = _lazy(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
-_NAMED_PLACE = _lazy(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
+_PLACE_WORD = _Lazy(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
+_PLACE_LINE = _Lazy(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
+_NAMED_PLACE = _Lazy(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
 
 
 def _segment_venue(text: str, block: _Block) -> str | None:
@@ -2076,15 +2072,15 @@ def _is_when(text: str, pos: int, block: _Block) -> bool:
 
 
 _EMOJI = r"\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u2300-\u23FF"
-_TITLE_LINE = _lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
-_TITLE_SPLIT = _lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
-_GREETING = _lazy(
+_TITLE_LINE = _Lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
+_TITLE_SPLIT = _Lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
+_GREETING = _Lazy(
     r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
     r"|attention|happy \w+day|g'?day|yo|sorry|unfortunately|oh no"
     r"|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
     re.I,
 )
-_HYPE = _lazy(
+_HYPE = _Lazy(
     r"(?:(?:big|exciting|huge|great|some|important|breaking|special|fun|good) (?:news|announce?ment)"
     r"|(?:event|important|quick) (?:announce?ment|alert|update|reminder)|announce?ment|(?:friendly )?reminder"
     r"|(?:(?:our )?upcoming|new|next|this week'?s?) events?|save the date|mark your calendars?|alert|update|psa"
@@ -2095,40 +2091,40 @@ _HYPE = _lazy(
     r"(?:\s+(?:alert|update|flash|time))?\W*$",
     re.I,
 )
-_NOT_A_NAME_START = _lazy(
+_NOT_A_NAME_START = _Lazy(
     r"(?:join|come|don'?t|do|we|we'?re|we'?ll|we'?ve|i|i'?m|it|it'?s|this|that|there|here|get|want|looking|check"
     r"|make|drop|mark|sign|grab|bring|see|thank|thanks|enjoy|let'?s|have|did|are|is|can|will|you|your|if|so"
     r"|just|who|what|why|how|when|where|swipe|tag|follow|click|head|stop|pull|find|swing|spots|registration"
     r"|tickets?|doors|free|only|all|everyone|anyone|please|remember|hope|in|on|for|to|with|from|and|or|but)\b",
     re.I,
 )
-_INVITATION = _lazy(
+_INVITATION = _Lazy(
     r"\b(?:join(?:ing)? us (?:for|at|in)|come (?:along |out |by |down )?(?:to|for|join)|join(?= our| the| an? )"
     r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|attend"
     r"|(?=our (?:weekly|monthly|annual|first|next|upcoming)\b))\s*",
     re.I,
 )
-_INTRO = _lazy(
+_INTRO = _Lazy(
     r"^(?:(?:dive|delve|step|jump) into(?: the world of)?|get ready for|introducing|presenting|announcing"
     r"|welcome to"
     r"|(?:is|are|will be)(?=\s+(?:our|the|an?)\b)|(?:for|at|to)(?=\s+(?-i:[A-Z])))\s+",
     re.I,
 )
-_LEADING = _lazy(
+_LEADING = _Lazy(
     r"^(?:(?:a|an|the|our|their|its|my|this|next|another|annual|special|ultimate|exciting|amazing|awesome|fun"
     r"|inspiring|upcoming|first|new|big|huge|epic|exclusive|free|semesterly|yearly|very own|official"
     r"|much[- ]anticipated"
     r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day'?s|tonight'?s|today'?s|tomorrow'?s|this week'?s)\s+)+",
     re.I,
 )
-_TRAILING = _lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
-_GENERIC = _lazy(
+_TRAILING = _Lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
+_GENERIC = _Lazy(
     r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
     r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?|classes|class|practices?"
     r"|lessons?|trainings?)(?: of the \w+)?",
     re.I,
 )
-_TITLE_CUT = _lazy(
+_TITLE_CUT = _Lazy(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
     r"|in\b|from|\d|postponed|cancel|called|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
     r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today|moved|postponed|rescheduled"
@@ -2137,8 +2133,8 @@ _TITLE_CUT = _lazy(
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
     re.I,
 )
-_A_SENTENCE = _lazy(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
-_DATE_WORDS = _lazy(
+_A_SENTENCE = _Lazy(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
+_DATE_WORDS = _Lazy(
     rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|nights?|mornings?|evenings?"
     rf"|afternoons?|arvo|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
     re.I,
@@ -2218,10 +2214,10 @@ def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bo
     return chunks
 
 
-_NOT_A_NAME_TEXT = _lazy(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
-_SENTENCES = _lazy(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
-_RECAP_SENTENCE = _lazy(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
-_PIECES = _lazy(r"[,;()]")
+_NOT_A_NAME_TEXT = _Lazy(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
+_SENTENCES = _Lazy(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
+_RECAP_SENTENCE = _Lazy(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
+_PIECES = _Lazy(r"[,;()]")
 
 
 def _name_in(chunk: str, *, headline: bool = False) -> str | None:
@@ -3040,7 +3036,7 @@ def _club_context(
     ``flagged``: the events a lost mention left to plan again). Mentions of ``replaced`` posts are left
     out: their new ones take their place. One round trip."""
     days = [_day(e.starts_at, tz) for e in events] + [e.moved_from for e in events if e.moved_from]
-    low = datetime.combine(min(days, default=date.max) - timedelta(days=2), dtime(0), tz) if days else None
+    low = datetime.combine(min(days) - timedelta(days=2), dtime(0), tz) if days else None
     high = datetime.combine(max(days) + timedelta(days=3), dtime(0), tz) if days else None
     wide = flagged or any(e.kind != "event" for e in events)
     values = {"ig_user_id": ig_user_id, "low": low, "high": high, "wide": wide, "flagged": flagged,
