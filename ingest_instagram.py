@@ -75,6 +75,7 @@ import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
@@ -2314,16 +2315,26 @@ def plan_club_events(mentions: list[Mention], stored: list[ClubEvent], tz: ZoneI
     event or their titles share a word), a move or a cancellation changes the event it refers to,
     and every other mention starts an event. Each keeps the id of the stored event it continues."""
     planned: list[ClubEvent] = []
+    by_day: dict[date, list[ClubEvent]] = {}  # the planned events of each local day, in founding order
     for mention in sorted(mentions, key=lambda m: (m.posted_at, m.key)):
         kind = mention.event.kind
-        referring = kind in ("move", "cancel")
-        target = _referred(planned, mention, tz) if referring else _same_event(planned, mention, tz)
+        day = _day(mention.event.starts_at, tz)
+        if kind in ("move", "cancel"):
+            target = _referred(planned, mention, tz)
+        else:
+            target = _same_event(by_day.get(day, []), mention)
         if target is None and kind == "cancel":
             continue  # calls off nothing this club announced
         if target is None:
             planned.append(_founded(mention))
+            by_day.setdefault(day, []).append(planned[-1])
             continue
+        was = _day(target.starts_at, tz)
         _apply(target, mention, tz)
+        now = _day(target.starts_at, tz)
+        if now != was:  # moved: from here on it is found on its new day
+            by_day[was].remove(target)
+            by_day[now] = sorted([*by_day.get(now, []), target], key=planned.index)
     return _with_identity(planned, stored, tz)
 
 
@@ -2337,10 +2348,9 @@ def _day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
-def _same_event(planned: list[ClubEvent], mention: Mention, tz: ZoneInfo) -> ClubEvent | None:
-    """The planned event a mention names again, if any."""
+def _same_event(day: list[ClubEvent], mention: Mention) -> ClubEvent | None:
+    """The planned event of the mention's day that it names again, if any."""
     e = mention.event
-    day = [c for c in planned if _day(c.starts_at, tz) == _day(e.starts_at, tz)]
     for c in day:
         if not (c.all_day or e.all_day) and c.starts_at == e.starts_at:
             return c
@@ -3572,71 +3582,91 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     """Store the posts published since the last sync, then continue unfinished history walks.
 
     Returns (inserted, updated). Each page is written with the account's new state in one
-    statement, so an interrupted run resumes where it stopped, losing nothing."""
+    statement, so an interrupted run resumes where it stopped, losing nothing. The next page is
+    asked for while this one is read and stored: reading its events costs no time that waiting for
+    Meta would not take anyway, and no page is stored before the one above it."""
     horizon = _horizon(sync.config)
     _repair_watermark(account, sync, horizon)
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
-    inserted = updated = deleted = pages = 0
-    refused_host = None
+    done, pages, refused_host = Change(), 0, None
     refusal: tuple[Walk, GraphAPIError] | None = None  # a saved cursor Meta refused, until the top answers
-    while walks and pages < sync.page_limit() and not refused_host and not (pages and sync.past_deadline()):
-        walk = walks[0]
-        try:
-            page = fetch_media_page(sync.api, account, walk.after)
-        except BudgetExhausted:
-            if not pages:
-                raise  # nothing fetched: the account is skipped and goes first next run
-            log.warning("%s: request budget used up; its walk resumes next run", account.account_name)
-            break
-        except GraphAPIError as exc:
-            if not (walk.after and exc.may_reject_cursor):
-                raise  # the id or a permission is wrong (or Meta is down): the walk keeps its cursor
-            walks[0] = walk.restarted()  # not counted as a page: it brought none, and cannot recur
-            refusal = (walk, exc)
-            continue
-        if refusal:
-            _log_restart(account, *refusal)
-            refusal = None
-        pages += 1
-        for problem in page.skipped:
-            log.warning("%s: skipped %s in Meta's /media answer; the rest of the page is stored",
-                        account.account_name, problem)  # fmt: skip
-        following = _next_walk(page, walk)
-        if following is None:
-            walks.pop(0)
-        else:
-            walks[0] = following
-        refused_host = page.refused_host
-        posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
-        write = PageWrite(posts, page.seen, _coverage(page, walk), walks,
-                          events_of(posts, sync.config.event_locale), sync.config.event_timezone)  # fmt: skip
-        change = sync.save(account, write)
-        inserted, updated, deleted = inserted + change.inserted, updated + change.updated, deleted + change.deleted
-        sync.club_events.update((c.origin, (account.account_name, c)) for c in change.club_events)
-        if _account_near_limit(account, sync):
-            break
-    sync.posts_inserted += inserted
-    sync.posts_updated += updated
-    sync.posts_deleted += deleted
-    left = " (older posts left for the next run)" if walks else ""
-    verb = "Would insert" if sync.dry_run else "Inserted"
-    marked = f", {'would mark' if sync.dry_run else 'marked'} {deleted} deleted" if deleted else ""
-    log.info(
-        "%s %d new posts for %s, updated %d%s, %d page(s)%s",
-        verb,
-        inserted,
-        account.account_name,
-        updated,
-        marked,
-        pages,
-        left,
-    )
+    ahead: Future[MediaPage] | None = None  # the next page, asked for while this one is stored
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-page") as asker:
+        while ahead or (walks and pages < sync.page_limit() and not (pages and sync.past_deadline())):
+            walk = walks[0]
+            try:
+                page = ahead.result() if ahead else fetch_media_page(sync.api, account, walk.after)
+            except BudgetExhausted:
+                if not pages:
+                    raise  # nothing fetched: the account is skipped and goes first next run
+                log.warning("%s: request budget used up; its walk resumes next run", account.account_name)
+                break
+            except GraphAPIError as exc:
+                if not (walk.after and exc.may_reject_cursor):
+                    raise  # the id or a permission is wrong (or Meta is down): the walk keeps its cursor
+                walks[0], refusal, ahead = walk.restarted(), (walk, exc), None  # not a page: it brought none
+                continue
+            if refusal:
+                _log_restart(account, *refusal)
+                refusal = None
+            pages, walks, refused_host = pages + 1, _walks_after(page, walk, walks), page.refused_host
+            going_on = _goes_on(account, sync, walks, pages, refused_host)
+            ahead = asker.submit(fetch_media_page, sync.api, account, walks[0].after) if going_on else None
+            done = _added(done, _store_page(account, sync, page, _coverage(page, walk), walks, horizon))
+            if not going_on:
+                break
+    _log_fetched(account, sync, done, pages, walks)
     if refused_host:
         raise AccountError(
             f"refused paging.next pointing to another host ({refused_host}): the token stays here; the posts of"
             " that page are stored and its walk is tried again next run"
         )
-    return inserted, updated
+    return done.inserted, done.updated
+
+
+def _walks_after(page: MediaPage, walk: Walk, walks: list[Walk]) -> list[Walk]:
+    """The walks left once ``walk``, the first, has read ``page``."""
+    following = _next_walk(page, walk)
+    return walks[1:] if following is None else [following, *walks[1:]]
+
+
+def _goes_on(account: Account, sync: Sync, walks: list[Walk], pages: int, refused_host: str | None) -> bool:
+    """Whether this run asks for another page of the account: a walk is left, paging.next stayed on
+    the Graph API, the page cap and the deadline allow one more, and Meta's usage for the account
+    is below the threshold (else its walk pauses before Meta blocks it)."""
+    if not walks or refused_host or pages >= sync.page_limit() or sync.past_deadline():
+        return False
+    return not _account_near_limit(account, sync)
+
+
+def _store_page(account: Account, sync: Sync, page: MediaPage, covered: Coverage | None, walks: list[Walk],
+                horizon: datetime | None) -> Change:  # fmt: skip
+    """Read the events of a page's posts and write them with the walks left, in one statement."""
+    for problem in page.skipped:
+        log.warning("%s: skipped %s in Meta's /media answer; the rest of the page is stored",
+                    account.account_name, problem)  # fmt: skip
+    posts = [p for p in page.posts if horizon is None or p.timestamp >= horizon]
+    events = events_of(posts, sync.config.event_locale)
+    change = sync.save(account, PageWrite(posts, page.seen, covered, walks, events, sync.config.event_timezone))
+    sync.club_events.update((c.origin, (account.account_name, c)) for c in change.club_events)
+    return change
+
+
+def _added(done: Change, change: Change) -> Change:
+    """The posts two changes inserted, updated and marked deleted, together."""
+    return Change(done.inserted + change.inserted, done.updated + change.updated, done.deleted + change.deleted)
+
+
+def _log_fetched(account: Account, sync: Sync, done: Change, pages: int, walks: list[Walk]) -> None:
+    """The account's line in the log, and its posts in the run's counts."""
+    sync.posts_inserted += done.inserted
+    sync.posts_updated += done.updated
+    sync.posts_deleted += done.deleted
+    left = " (older posts left for the next run)" if walks else ""
+    verb = "Would insert" if sync.dry_run else "Inserted"
+    marked = f", {'would mark' if sync.dry_run else 'marked'} {done.deleted} deleted" if done.deleted else ""
+    log.info("%s %d new posts for %s, updated %d%s, %d page(s)%s", verb, done.inserted, account.account_name,
+             done.updated, marked, pages, left)  # fmt: skip
 
 
 def _log_restart(account: Account, walk: Walk, exc: GraphAPIError) -> None:

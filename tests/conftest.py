@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -187,6 +187,15 @@ def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
     cur = db.execute("SELECT * FROM instagram_accounts WHERE ig_user_id = %s", (account.ig_user_id,))
     names = [c.name for c in cur.description]
     return dict(zip(names, cur.fetchone()))
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
+    """Return once ``condition()`` holds, polling; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.02)
 
 
 def _wait_until_blocked(db: psycopg.Connection, timeout: float = 20) -> int:

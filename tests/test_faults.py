@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import ingest_instagram
-from tests.conftest import SCRIPT, account_row, stored_posts
+from tests.conftest import SCRIPT, account_row, stored_posts, wait_for
 
 
 def _secrets(fake) -> set[str]:
@@ -368,7 +368,8 @@ def test_database_lost_mid_run_is_exit_2_and_the_next_run_continues(fake, link, 
     proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        assert fake.held.wait(20)
+        assert fake.held.wait(20)  # the second page is asked for while the first is stored
+        wait_for(lambda: len(stored_posts(db, club)) == 50, "the first page stored")
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'ingest_instagram' AND datname = current_database()"
