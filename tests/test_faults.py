@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 import ingest_instagram
@@ -389,6 +390,37 @@ def test_database_lost_mid_run_is_exit_2_and_the_next_run_continues(fake, link, 
     assert stored_posts(db, club) == [p.id for p in club.posts]
     for secret in _secrets(fake):
         assert secret not in stdout + stderr
+
+
+def test_the_next_page_is_asked_for_while_a_page_is_stored_and_stored_after_it(fake, link, db, script_env, tmp_path):
+    """Meta's wait and the page's reading and writing overlap: while the first page's statement waits
+    (on a lock the test holds), the second page has been asked for, and nothing of it is stored."""
+    club = fake.add_account("overlap", posts=120)
+    link(club)
+    with psycopg.connect(db.info.dsn, password=db.info.password or None) as blocker:
+        blocker.execute("LOCK TABLE instagram_posts IN SHARE MODE")
+        proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            wait_for(lambda: len(fake.media_requests(club)) == 2, "the second page asked for")
+            wait_for(lambda: _script_waits_on_a_lock(db), "the first page's statement waiting")
+            assert len(fake.media_requests(club)) == 2  # not a third: one page ahead, no more
+            assert stored_posts(db, club) == []
+        finally:
+            blocker.rollback()
+            _, stderr = proc.communicate(timeout=30)
+
+    assert proc.returncode == 0, stderr
+    assert stored_posts(db, club) == [p.id for p in club.posts]
+    assert len(fake.media_requests(club)) == 3
+    assert "3 page(s)" in stderr
+
+
+def _script_waits_on_a_lock(db: psycopg.Connection) -> bool:
+    return bool(db.execute(
+        """SELECT 1 FROM pg_stat_activity WHERE application_name = 'ingest_instagram'
+           AND wait_event_type = 'Lock' AND datname = current_database()"""
+    ).fetchone())  # fmt: skip
 
 
 # -- data round trips ---------------------------------------------------------
