@@ -3582,9 +3582,8 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
     """Store the posts published since the last sync, then continue unfinished history walks.
 
     Returns (inserted, updated). Each page is written with the account's new state in one
-    statement, so an interrupted run resumes where it stopped, losing nothing. The next page is
-    asked for while this one is read and stored: reading its events costs no time that waiting for
-    Meta would not take anyway, and no page is stored before the one above it."""
+    statement, so an interrupted run resumes where it stopped, losing nothing. The next page is asked
+    for while this one is read and stored: reading events costs no time that Meta's answer would not."""
     horizon = _horizon(sync.config)
     _repair_watermark(account, sync, horizon)
     walks = [Walk(after=None, until=account.last_synced_at or horizon), *account.pending_walks]
@@ -3617,11 +3616,14 @@ def fetch_new_posts(account: Account, sync: Sync) -> tuple[int, int]:
                 break
     _log_fetched(account, sync, done, pages, walks)
     if refused_host:
-        raise AccountError(
-            f"refused paging.next pointing to another host ({refused_host}): the token stays here; the posts of"
-            " that page are stored and its walk is tried again next run"
-        )
+        raise AccountError(_FOREIGN_NEXT.format(host=refused_host))
     return done.inserted, done.updated
+
+
+_FOREIGN_NEXT = (
+    "refused paging.next pointing to another host ({host}): the token stays here; the posts of that page are"
+    " stored and its walk is tried again next run"
+)
 
 
 def _walks_after(page: MediaPage, walk: Walk, walks: list[Walk]) -> list[Walk]:
