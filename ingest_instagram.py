@@ -916,7 +916,7 @@ def _token_from_answer(body: dict[str, Any]) -> tuple[str, timedelta]:
 # Events from captions: pure text in, events out (no database, no HTTP)
 # ---------------------------------------------------------------------------
 
-EXTRACTOR_VERSION = 2  # bump when the rules change: stored events of older versions are derived again
+EXTRACTOR_VERSION = 3  # bump when the rules change: stored events of older versions are derived again
 CAPTION_READ_LIMIT = 10_000  # characters read of a caption: Instagram allows 2,200; more is no club's caption
 
 
@@ -1075,7 +1075,7 @@ _WD = (
 _MON = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
         r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_AMPM = r"(?:a\.?m\.?|p\.?m\.?)"
+_AMPM = r"(?:a\.?m\.?|p\.?m\.?)(?!(?-i:[a-z]))"  # not "8 amazing prizes"; but "8 pmWhere:" flattened
 
 
 _GLUED_LABEL = _Lazy(
@@ -1325,7 +1325,8 @@ def _following_week(today: date, weekday: int) -> date:
 
 # -- parsers of times ------------------------------------------------------------------------------
 
-_TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>noon|midday|midnight))"
+# An hour, or a word for one, whole ("afternoon" holds no noon)
+_TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word>\b(?:noon|midday|midnight)\b))"
 
 
 _TIME_MENTION = _Lazy(
@@ -2118,6 +2119,7 @@ _LEADING = _Lazy(
     r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day'?s|tonight'?s|today'?s|tomorrow'?s|this week'?s)\s+)+",
     re.I,
 )
+_DANGLING = _Lazy(r"(?:\s+(?:with|and|or|for|of|the|at|to|in|on|by|from|a|an|&))+$", re.I)
 _TRAILING = _Lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
 _GENERIC = _Lazy(
     r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
@@ -2168,7 +2170,17 @@ def _title(reading: _Reading, block: _Block, venue: str | None) -> str | None:
         name = _name_in(chunk)
         if name:
             return name
-    return None
+    named = _NAMED_KIND.search(_blanked(part, _NOT_A_NAME_TEXT))  # "tickets for the Storm game on …"
+    return _name_in(named.group()) if named else None
+
+
+# A kind of event led by a name in capitals, for a caption whose phrases give no name otherwise.
+_NAMED_KIND = _Lazy(
+    r"(?<![\w@#'’])(?:(?-i:[A-Z])[\w'’&-]*\s+){1,4}(?:game|match|party|workshop|social|talk|fair|festival|screening"
+    r"|tournament|hike|trip|formal|ball|gala|launch|concert|quiz|trivia|dinner|picnic|tour|mixer|hackathon|panel"
+    r"|auditions?|tryouts?|night)\b",
+    re.I,
+)
 
 
 def _labelled_title(part: str) -> str | None:
@@ -2218,7 +2230,7 @@ def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bo
 _NOT_A_NAME_TEXT = _Lazy(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
 _SENTENCES = _Lazy(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
 _RECAP_SENTENCE = _Lazy(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
-_PIECES = _Lazy(r"[,;()]")
+_PIECES = _Lazy(r"[,;()]|(?<=[a-z])-\s+(?=[A-Z])")  # "Kite flying- Picnic games": a list flattened
 
 
 def _name_in(chunk: str, *, headline: bool = False) -> str | None:
@@ -2246,7 +2258,8 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
         return None
     if headline and (len(words) > 8 or re.fullmatch(r"(?:the )?[a-z]+", name)):
         return None
-    return _cased(" ".join(words[:8]))
+    name = _DANGLING.sub("", " ".join(words[:8]))  # "Dumpling night with" (a list follows)
+    return _cased(name) if len(name) >= 3 else None
 
 
 def _cased(name: str) -> str:
