@@ -1183,6 +1183,7 @@ def _dated(today: date, month: int, day: int, year: int | None) -> date | None:
 _NOT_A_DATE_BEFORE = _Lazy(r"(?:\$|\brm\.?|\broom|\blevel|\blvl|\bno\.|#|\bstall|\bgate|\bbldg|\bbuilding)\s*$", re.I)
 
 
+_DATE_CUE_BEFORE = _Lazy(r"(?:\b(?:on|date:?)|[\U0001F4C5\U0001F4C6\U0001F5D3]\ufe0f?)\s*$", re.I)  # on, date:, 📅
 _NUMERIC_DATE = _Lazy(r"(?<![\w$./:-])(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?(?![\w/%:]|\.\d)")
 _NOT_A_DATE_AFTER = _Lazy(r"\s*(?:of\b|off\b|price|pm|am|p\.m|a\.m|x\b|%)", re.I)
 
@@ -1198,8 +1199,8 @@ def _parse_numeric_dates(reading: _Reading) -> None:
         if _NOT_A_DATE_BEFORE.search(before) or _NOT_A_DATE_AFTER.match(text, m.end()):
             continue
         weekday = _weekday_before(text, m.start())
-        if sep == "." and not year and weekday is None and not re.search(r"\b(?:on|date:?)\s*$", before, re.I):
-            continue  # 6.30 is a time, 2.18 a room: a dotted date needs its weekday or "on"
+        if sep == "." and not year and weekday is None and not _DATE_CUE_BEFORE.search(before):
+            continue  # 6.30 is a time, 2.18 a room: a dotted date needs its weekday, "on" or a calendar
         found = _dated(today, month, day, _year(year)) if 1 <= month <= 12 else None
         if found:
             reading.dates.append(_DateMention(m.start(), m.end(), [found], True, weekday))
