@@ -1652,7 +1652,7 @@ _PAST_MARKS = _Lazy(rf"\b(?:{_PAST_WORDS})\b", re.I)
 
 
 def _drop_what_is_not_a_day(reading: _Reading) -> None:
-    """A weekday in a recurring spotlight ("Member Monday", "Fascinating Friday Feature"), a
+    """A weekday in a recurring spotlight ("Member Monday", "Fascinating Friday Feature") without a time, a
     possessive weekday in a recap ("Saturday's match was epic"), a bare "today" in a question or a
     holiday greeting ("Happy Diwali! Today we celebrate…") names no event."""
     text = reading.text
@@ -1665,6 +1665,7 @@ def _drop_what_is_not_a_day(reading: _Reading) -> None:
             d.weekday is not None
             and not d.explicit
             and any(m.start() <= d.pos - max(0, d.pos - 25) < m.end() for m in _SPOTLIGHT.finditer(around))
+            and not _has_time_nearby(reading, d)  # "Trivia Friday 7pm" is a night out, not a spotlight
         ):
             continue
         if re.match(r"'s\b", text[d.stop :]) and _PAST_MARKS.search(text[start:stop]):
