@@ -2052,6 +2052,8 @@ def _segment_venue(text: str, block: _Block) -> str | None:
             continue
         pos = anchor + m.end()
         segment = re.split(r"[,|\n!?]|(?<!\d)\.(?!\d)", text[pos : block.stop], maxsplit=1)[0]
+        if any(pos <= w.pos < pos + len(segment) for w in [*block.dates, *block.times]):
+            continue  # "DOORS 7PM | SHOW 8PM | Fri 13 March | The Tote": a part that says when is no place
         inner = re.search(r"\b(?:on|at|in)\s+(?=(?:the\s+)?[A-Z])", segment)  # "stall 17 on South Lawn"
         venue = _venue_text(text, pos + inner.end() if inner else pos)
         if venue and re.search(r"[A-Z]", venue):
