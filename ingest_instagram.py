@@ -2040,7 +2040,9 @@ _PLACE_NOUNS = (
 )
 _PLACE_WORD = _Lazy(rf"\b(?:{_PLACE_NOUNS}|connect)\b", re.I)
 _PLACE_LINE = _Lazy(r"\s*[A-Z][\w'&]+(?:[ ,]+[\w'&.]+){0,6}\s*$")
-_NAMED_PLACE = _Lazy(rf"(?:^|[,|\n]\s*)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)")
+_NAMED_PLACE = _Lazy(
+    rf"(?:^|[,|\n]\s*|\b(?-i:on|in)\s+)((?:the\s+)?(?:[A-Z][\w'&]*\s+){{1,3}}(?i:{_PLACE_NOUNS})\b(?:\s+\d+)?)"
+)
 
 
 def _segment_venue(text: str, block: _Block) -> str | None:
@@ -2258,12 +2260,15 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
     words = name.split()
     if not words or len(name) < 3 or _HYPE.fullmatch(name) or _NOT_AN_EVENT.search(name):
         return None
-    if _DATE_WORDS.fullmatch(name) or _GENERIC.fullmatch(name):
+    if _DATE_WORDS.fullmatch(name) or _GENERIC.fullmatch(name) or name.lower() in _PRONOUNS:
         return None
     if headline and (len(words) > 8 or re.fullmatch(r"(?:the )?[a-z]+", name)):
         return None
     name = _DANGLING.sub("", " ".join(words[:8]))  # "Dumpling night with" (a list follows)
     return _cased(name) if len(name) >= 3 else None
+
+
+_PRONOUNS = frozenset("one ones it this that these those us we you them all here there".split())  # "Next one:"
 
 
 def _cased(name: str) -> str:

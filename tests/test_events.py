@@ -153,6 +153,13 @@ def test_numbers_and_words_that_only_look_like_dates_give_no_event(caption):
     assert extract_events(caption, datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
 
 
+def test_a_pronoun_is_never_an_event_title():
+    (event,) = extract_events("Great turnout last week! Next one: Thursday 12 March, 7pm",
+                              datetime(2026, 3, 9, 2, tzinfo=timezone.utc))  # fmt: skip
+    assert event.starts_at.isoformat() == "2026-03-12T19:00:00+11:00"
+    assert event.title is None  # not "one"
+
+
 def test_no_caption_gives_no_event():
     assert extract_events(None, datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
     assert extract_events("", datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
