@@ -1039,7 +1039,8 @@ def _lowered(pattern: _Lazy) -> _Lazy:
 
 
 _MORNING_WORDS = _Lazy(
-    r"\b(?:morning|breakfast|brunch|sunrise|coffee|hike|hiking|run|running|walk|swim|yoga|pilates|parkrun|a\.?m\.?)\b",
+    r"\b(?:morning|breakfast|brunch|sunrise|coffee|hike|hiking|run|running|walk|swim|yoga|pilates|parkrun|beach|picnic"
+    r"|day (?:trip|out)|a\.?m\.?)\b",
     re.I,
 )
 _EVENING_WORDS = _Lazy(
@@ -1950,6 +1951,9 @@ _PLACE_TAIL = _Lazy(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$
 _CONTINUES = _Lazy(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
 
 
+_WEEKDAY_AFTER = _Lazy(r"\s+(?:(?:this|next|on)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
+
+
 def _venue_text(text: str, pos: int) -> str | None:
     """The place written from pos on, up to where the sentence, line or phrase ends."""
     stop = pos
@@ -1966,6 +1970,7 @@ def _venue_text(text: str, pos: int) -> str | None:
         break
     venue = text[pos:end].strip(" :,-'\"*")
     venue = re.sub(r"\s+(?:again|as usual|as always|tonight|today|tomorrow)$", "", venue, flags=re.I)
+    venue = _WEEKDAY_AFTER.split(venue, maxsplit=1)[0]  # "Ballarat Saturday, bus at 8": the day is no place
     venue = re.sub(r"^(\S+\s+\S+.*?)(?<!centre)(?<!center)(?<!institute)(?<!school)\s+for\s.*", r"\1", venue,
                    flags=re.I)  # "The Thirsty Moose for Black Donors Save Lives"; but "Naked for Satan"  # fmt: skip
     if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue) or _NOT_A_VENUE.match(venue):
