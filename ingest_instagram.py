@@ -2140,8 +2140,10 @@ _GENERIC = _Lazy(
 )
 _TITLE_CUT = _Lazy(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
-    r"|in\b|from|\d|postponed|cancel|called|moved|rescheduled|sold|almost|nearly|open|now|finally|only)"
+    r"|in\b|from|\d|postponed|cancel|called|moved|rescheduled|sold|almost|nearly|open|now|finally|only|held|hosted"
+    r"|taking place|being)"
     r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today|moved|postponed|rescheduled"
+    r"|takes place|will take place"
     r"|pushed|now|cancel+ed|called off"
     r"|tomorrow|tmrw|from|happening|coming|returns|till|until|where|when|which|that"
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
