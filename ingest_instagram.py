@@ -1068,7 +1068,8 @@ _ZONES = {
     "MYT": "Asia/Kuala_Lumpur", "SGT": "Asia/Singapore", "HKT": "Asia/Hong_Kong", "CST": "Asia/Shanghai",
     "JST": "Asia/Tokyo", "KST": "Asia/Seoul", "IST": "Asia/Kolkata", "WIB": "Asia/Jakarta", "PHT": "Asia/Manila",
     "ICT": "Asia/Bangkok", "GMT": "UTC", "UTC": "UTC", "BST": "Etc/GMT-1", "CET": "Etc/GMT-1", "CEST": "Etc/GMT-2",
-    "EST": "Etc/GMT+5", "EDT": "Etc/GMT+4", "PST": "Etc/GMT+8", "PDT": "Etc/GMT+7",
+    "EST": "Etc/GMT+5", "EDT": "Etc/GMT+4", "CDT": "Etc/GMT+5", "MST": "Etc/GMT+7", "MDT": "Etc/GMT+6",
+    "PST": "Etc/GMT+8", "PDT": "Etc/GMT+7",
 }  # fmt: skip
 _WD = (
     r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:s|nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
@@ -1335,7 +1336,8 @@ _TIME_MENTION = _Lazy(
     r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
     r"|leaving|time:?)\s+)?"
     rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
-    r"(?:\s*(?P<zone>(?-i:[A-Z]{2,4}))\b)?(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
+    rf"(?:\s*(?P<zone>(?-i:{'|'.join(sorted(_ZONES, key=len, reverse=True))}))\b)?"
+    r"(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
     re.I,
 )
 _SCORE_AFTER = _Lazy(r"\s*(?:for|to \d|-)")  # "2-for-1", "3-1 to 2": not a span of hours
@@ -1732,7 +1734,7 @@ def _start_and_end(day: date, tz: ZoneInfo, times: list[_TimeMention]) -> tuple[
 
 
 def _in_zone(mention: _TimeMention, day: date, tz: ZoneInfo) -> tuple[datetime, datetime | None]:
-    zone = ZoneInfo(_ZONES[mention.zone.upper()]) if mention.zone else tz
+    zone = _zone_named(mention.zone, tz) if mention.zone else tz
     start = datetime.combine(day, mention.start, zone).astimezone(tz)
     end = None
     if mention.end is not None:
@@ -1740,6 +1742,28 @@ def _in_zone(mention: _TimeMention, day: date, tz: ZoneInfo) -> tuple[datetime, 
         if end <= start:
             end += timedelta(days=1)
     return start, end
+
+
+@lru_cache(maxsize=64)
+def _zone_named(name: str, tz: ZoneInfo) -> ZoneInfo:
+    """The zone a caption's time is written in. A name of the caption's own zone is its local time,
+    summer or winter ("9AM EST" from a Toronto club in March, "6pm AEST" in a Melbourne summer): clubs
+    write the name they know, not the one the season gives, and so in the Americas "5pm CST" is 5pm in
+    Chicago, summer or winter (and elsewhere China's time)."""
+    name = name.upper()
+    if name in {datetime(2026, month, 1, 12, tzinfo=tz).tzname() for month in (1, 7)}:
+        return tz
+    if name in _NORTH_AMERICAN and getattr(tz, "key", "").startswith("America/"):
+        return ZoneInfo(_NORTH_AMERICAN[name])
+    return ZoneInfo(_ZONES[name])
+
+
+_NORTH_AMERICAN = {
+    f"{letter}{season}T": zone
+    for letter, zone in (("E", "America/New_York"), ("C", "America/Chicago"), ("M", "America/Denver"),
+                         ("P", "America/Los_Angeles"))
+    for season in "SD"
+}  # fmt: skip
 
 
 def _times_for(block: _Block, mention: _DateMention, index: int) -> list[_TimeMention]:
@@ -2022,8 +2046,10 @@ def _venue_in_words(text: str, block: _Block) -> str | None:
     if m and not _is_when(text, base + m.start(1), block):  # "in the event space", "in the first floor E7 ideas clinic"
         return m.group(1)
     for m in _ROOM_CODE.finditer(part):  # "PHYS 145", "MC 3034", "Nest 2311", beside the day or time
-        near = any(abs(base + m.start() - w.pos) < 60 for w in [*block.dates, *block.times])
-        if near and not _is_when(text, base + m.start(), block):
+        when = [*block.dates, *block.times]
+        near = any(abs(base + m.start() - w.pos) < 60 for w in when)
+        inside = any(w.pos < base + m.end() and base + m.start() < w.stop for w in when)  # "Webinar 3/14"
+        if near and not inside and not _is_when(text, base + m.start(), block):
             return m.group()
     m = re.search(r"\b(?:in|outside|inside|near|behind|opposite|in front of|from)\s+(?=(?:the\s+)?[A-Z])", part)
     if m and not _is_when(text, base + m.end(), block):
