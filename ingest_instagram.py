@@ -1522,7 +1522,9 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     event: a day named in such a clause is dropped, and so are the times there. A new date given
     for a postponed event ("New date:", "moved to") stands."""
     text = reading.text
-    cues = [m.start() for m in _NOT_AN_EVENT_LOW.finditer(reading.low)]  # one pass, not one a clause
+    cues = [  # one pass, not one a clause; a sign-up deadline drops only its own day (a_deadline)
+        m.start() for m in _NOT_AN_EVENT_LOW.finditer(reading.low) if not _SIGN_UP_BY.match(reading.low, m.start())
+    ]
 
     def negated(pos: int) -> bool:
         start, stop = _clause_of(text, pos)
@@ -1540,6 +1542,7 @@ def _drop_what_is_not_an_event(reading: _Reading) -> None:
     reading.times = [t for t in reading.times if not negated(t.pos)]
 
 
+_SIGN_UP_BY = _Lazy(r"(?:rsvp|register|sign up) (?:by|before)\b")  # on lowered text: "RSVP by 10/3 for the Gala on…"
 _CANCELLED = _Lazy(
     r"\b(?:cancel+ed|called off|not going ahead|postponed(?!\s+(?:to|until|till|for)\b)|no longer (?:happening|running)"
     r"|won'?t be (?:happening|running|going ahead))\b",
