@@ -2118,7 +2118,7 @@ _TITLE_LINE = _Lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")
 _TITLE_SPLIT = _Lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
 _GREETING = _Lazy(
     r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
-    r"|attention|happy \w+day|g'?day|yo|sorry|unfortunately|oh no"
+    r"|attention|happy (?!hours?\b)|g'?day|yo|sorry|unfortunately|oh no"
     r"|(?:huge |big |many |a (?:big |huge )?)?thanks?(?: you)?|congrat\w*)\b",
     re.I,
 )
@@ -2171,7 +2171,8 @@ _TITLE_CUT = _Lazy(
     r"\s+(?:(?:is|are|will be|'s)\s+(?=on|at|this|next|back|happening|coming|tonight|today|tomorrow|tmrw|here"
     r"|in\b|from|\d|postponed|cancel|called|moved|rescheduled|sold|almost|nearly|open|now|finally|only|held|hosted"
     r"|taking place|being)"
-    r"|on|at|@|this|next|every|each|starting|starts?|begins?|kicks off|tonight|today|moved|postponed|rescheduled"
+    rf"|on|at|@|this|next(?=\s+(?:{_WD}|week|weekend|month|term|semester|\d|{_MON})\b)|every|each|starting|starts?"
+    r"|begins?|kicks off|tonight|today|moved|postponed|rescheduled"
     r"|takes place|will take place"
     r"|pushed|now|cancel+ed|called off"
     r"|tomorrow|tmrw|from|happening|coming|returns|till|until|where|when|which|that"
@@ -2304,7 +2305,9 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
     return _cased(name) if len(name) >= 3 else None
 
 
-_PRONOUNS = frozenset("one ones it this that these those us we you them all here there".split())  # "Next one:"
+_PRONOUNS = frozenset(  # "Next one:", "Our next…"
+    "one ones it this that these those us we you them all here there our your their my".split()
+)
 
 
 def _cased(name: str) -> str:
