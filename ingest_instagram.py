@@ -2299,12 +2299,15 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
         return None
     if _DATE_WORDS.fullmatch(name) or _GENERIC.fullmatch(name) or name.lower() in _PRONOUNS:
         return None
+    if _TITLE_CUT.match(f" {name}") or _LOGISTICS.match(name):
+        return None  # "starting this week", "Boarding 7:30pm": when or how, not what
     if headline and (len(words) > 8 or re.fullmatch(r"(?:the )?[a-z]+", name)):
         return None
     name = _DANGLING.sub("", " ".join(words[:8]))  # "Dumpling night with" (a list follows)
     return _cased(name) if len(name) >= 3 else None
 
 
+_LOGISTICS = _Lazy(r"(?:boarding|depart\w*|leaving|doors|bus|pick-?up|drop-?off|registration|check-?in)\b", re.I)
 _PRONOUNS = frozenset(  # "Next one:", "Our next…"
     "one ones it this that these those us we you them all here there our your their my".split()
 )
