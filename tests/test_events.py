@@ -153,11 +153,17 @@ def test_numbers_and_words_that_only_look_like_dates_give_no_event(caption):
     assert extract_events(caption, datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
 
 
-def test_a_pronoun_is_never_an_event_title():
-    (event,) = extract_events("Great turnout last week! Next one: Thursday 12 March, 7pm",
-                              datetime(2026, 3, 9, 2, tzinfo=timezone.utc))  # fmt: skip
-    assert event.starts_at.isoformat() == "2026-03-12T19:00:00+11:00"
-    assert event.title is None  # not "one"
+@pytest.mark.parametrize(
+    ("caption", "start"),
+    [
+        ("Great turnout last week! Next one: Thursday 12 March, 7pm", "2026-03-12T19:00:00+11:00"),  # not "one"
+        ("Free stretching on the lawn 🧘 Tuesdays 8am, starting this week", "2026-03-10T08:00:00+11:00"),  # "Starting"
+    ],
+)
+def test_a_pronoun_or_a_word_of_when_is_never_an_event_title(caption, start):
+    event = extract_events(caption, datetime(2026, 3, 9, 2, tzinfo=timezone.utc))[0]
+    assert event.starts_at.isoformat() == start
+    assert event.title is None
 
 
 def test_no_caption_gives_no_event():
