@@ -1335,7 +1335,7 @@ _TIME = rf"(?:(?P<h>[012]?\d)(?:[:.](?P<m>[0-5]\d))?\s*(?P<ap>{_AMPM})?|(?P<word
 _TIME_MENTION = _Lazy(
     r"(?P<cue>\b(?:at|from|doors(?: open)?(?: at)?|start(?:s|ing)?(?: at)?|@|by|for|meet(?:ing)?(?: at)?"
     r"|leaving|time:?)\s+)?"
-    rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
+    rf"(?P<a>{_TIME.replace('P<', 'P<a')})(?:\s*(?:-|to|till?|until)\s*(?P<b>{_TIME.replace('P<', 'P<b')}))?"
     rf"(?:\s*(?P<zone>(?-i:{'|'.join(sorted(_ZONES, key=len, reverse=True))}))\b)?"
     r"(?:\s*(?:-|till|til|until|to)\s*late|\s*onwards?|\s*start)?",
     re.I,
