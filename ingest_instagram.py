@@ -2026,7 +2026,7 @@ def _venue(text: str, block: _Block) -> str | None:
         if venue:
             return venue
     when = min((m.pos for m in [*block.dates, *block.times]), default=block.start)
-    at_places = [base + m.end() for m in re.finditer(r"(?:@|\bat)\s*(?=(?:the\s+)?[A-Z0-9])", part)]
+    at_places = [base + m.end() for m in re.finditer(r"@\s*(?=(?:the\s+)?\w)|\bat\s*(?=(?:the\s+)?[A-Z0-9])", part)]
     for after in sorted(at_places, key=lambda a: a < when):  # after the day or time first: before it, "at the AGM"
         if after < when and _segment_venue(text, block):
             break
@@ -2159,7 +2159,7 @@ _LEADING = _Lazy(
     r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day'?s|tonight'?s|today'?s|tomorrow'?s|this week'?s)\s+)+",
     re.I,
 )
-_DANGLING = _Lazy(r"(?:\s+(?:with|and|or|for|of|the|at|to|in|on|by|from|a|an|&))+$", re.I)
+_DANGLING = _Lazy(r"(?:\s+(?:with|and|or|for|of|the|at|to|in|on|by|from|a|an|&|@))+$", re.I)
 _TRAILING = _Lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
 _GENERIC = _Lazy(
     r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
@@ -2196,7 +2196,7 @@ def _title(reading: _Reading, block: _Block, venue: str | None) -> str | None:
     if venue:
         part = _blanked(part, re.escape(venue))
     marks = [(a - block.start, b - block.start) for a, b in reading.said if block.start <= a < block.stop]
-    for finder in (_labelled_title, _quoted_title):
+    for finder in (_labelled_title, _quoted_title, _apposed_title):
         found = finder(part)
         if found:
             return found
@@ -2236,6 +2236,19 @@ def _quoted_title(part: str) -> str | None:
     if not m or len(m.group(1).split()) < 2:
         return None
     return _cased(re.split(r":\s", m.group(1))[0].strip(" .,!:;-"))  # "Path to Serenity: Practical Ways…"
+
+
+def _apposed_title(part: str) -> str | None:
+    """The name set beside "event": "our very first event of the year, our Scavenger Hunt!", "Next
+    event: the Spring Ball"."""
+    m = _APPOSED.search(part)
+    return _name_in(m.group(1)) if m else None
+
+
+_APPOSED = _Lazy(
+    r"\bevent\b[^.!?\n,:]{0,25}[,:]\s*(?:our|the)\s+((?-i:[A-Z])[\w'’&-]*(?:\s+(?-i:[A-Z0-9])[\w'’&-]*){0,5})",
+    re.I,
+)
 
 
 def _cut_at_marks(part: str, pos: int, marks: list[tuple[int, int]]) -> str:

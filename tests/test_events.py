@@ -166,6 +166,11 @@ def test_a_pronoun_or_a_word_of_when_is_never_an_event_title(caption, start):
     assert event.title is None
 
 
+def test_a_title_ends_on_a_word_not_on_a_marker():
+    (event,) = extract_events("trivia @ 7pm fri 13/3 @ the pub", datetime(2026, 3, 9, 2, tzinfo=timezone.utc))
+    assert (event.title, event.venue) == ("Trivia", "the pub")  # not "Trivia @"
+
+
 def test_no_caption_gives_no_event():
     assert extract_events(None, datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
     assert extract_events("", datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
