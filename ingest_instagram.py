@@ -2317,6 +2317,7 @@ def _name_in(chunk: str, *, headline: bool = False) -> str | None:
     if headline and (len(words) > 8 or re.fullmatch(r"(?:the )?[a-z]+", name)):
         return None
     name = _DANGLING.sub("", " ".join(words[:8]))  # "Dumpling night with" (a list follows)
+    name = re.sub(r"(?<=\S)\s+launch(?:es|ing)$", " Launch", name, flags=re.I)  # "Volume 4 launches on…"
     return _cased(name) if len(name) >= 3 else None
 
 
