@@ -1496,6 +1496,7 @@ _NOT_AN_EVENT = _Lazy(
     r"|register by|sign up by|sale ends|early[ -]?bird|giveaway|winners? (?:drawn|announced|picked|chosen|revealed)"
     r"|drawn|raffle|discount|% off|off until"
     r"|cancel+ed|called off|postponed|no longer|not (?:running|happening)"
+    r"|no (?:meetings?|classes|class|sessions?|practices?|practice|training|events?|club)\b"
     r"|thank(?:s| you)\b[^.!?\n]*\b(?:came|coming|joined|joining|attended|voted|participated|made it"
     r"|showed up|turned up)"
     r"|congrat\w*|last (?:night|week|weekend)|yesterday|(?:\w+ )?(?:days?|weeks?|months?) ago|recap"
