@@ -1979,6 +1979,7 @@ _PLACE_TAIL = _Lazy(r",\s*(?:[A-Z][\w']*|\d+)(?:\s+(?:[A-Z][\w']*|\d+)){0,2}\s*$
 _CONTINUES = _Lazy(r",\s*(?=(?:level|lvl|l\d|rm|room|gate|floor|building|bldg|suite|unit|theatre|lab)\b)", re.I)
 
 
+_TIME_AFTER = _Lazy(rf"\s+(?:at\s+|from\s+)?\d{{1,2}}(?:[:.]\d\d)?\s*{_AMPM}", re.I)
 _WEEKDAY_AFTER = _Lazy(r"\s+(?:(?:this|next|on)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.I)
 
 
@@ -1999,6 +2000,7 @@ def _venue_text(text: str, pos: int) -> str | None:
     venue = text[pos:end].strip(" :,-'\"*")
     venue = re.sub(r"\s+(?:again|as usual|as always|tonight|today|tomorrow)$", "", venue, flags=re.I)
     venue = _WEEKDAY_AFTER.split(venue, maxsplit=1)[0]  # "Ballarat Saturday, bus at 8": the day is no place
+    venue = _TIME_AFTER.split(venue, maxsplit=1)[0]  # "Southern Cross 8:15am sharp"
     venue = re.sub(r"^(\S+\s+\S+.*?)(?<!centre)(?<!center)(?<!institute)(?<!school)\s+for\s.*", r"\1", venue,
                    flags=re.I)  # "The Thirsty Moose for Black Donors Save Lives"; but "Naked for Satan"  # fmt: skip
     if not venue or len(venue) > 60 or not re.search(r"[A-Za-z]", venue) or _NOT_A_VENUE.match(venue):
