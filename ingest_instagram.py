@@ -2334,7 +2334,12 @@ def _cased(name: str) -> str:
     """Shouting (or all lower case) becomes Title Case; a name written with care is kept."""
     letters = [c for c in name if c.isalpha()]
     if len(name.split()) == 1 and len(letters) <= 4:
-        return name  # BBQ, AGM
+        vowels = sum(c in "aeiouAEIOU" for c in letters)
+        if not vowels:
+            return name.upper()  # BBQ, bbq
+        if name.isupper() and (len(letters) <= 3 or vowels < 2):
+            return name  # AGM, ICPC
+        return name[:1].upper() + name[1:].lower()  # TACO, quiz: a word, not an acronym
     if letters and (all(c.isupper() for c in letters) or all(c.islower() for c in letters)):
         small = {"a", "an", "and", "at", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
         words = name.lower().split()

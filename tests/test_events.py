@@ -171,6 +171,19 @@ def test_a_title_ends_on_a_word_not_on_a_marker():
     assert (event.title, event.venue) == ("Trivia", "the pub")  # not "Trivia @"
 
 
+@pytest.mark.parametrize(
+    ("caption", "title"),
+    [
+        ("QUIZ 📅 13/03 ⏰ 7PM 📍 Union", "Quiz"),  # a word shouted
+        ("bbq friday 13 march 12pm, south lawn", "BBQ"),  # no vowel: an acronym
+        ("AGM Friday 13 March 6pm, Room 1", "AGM"),
+    ],
+)
+def test_a_short_title_is_cased_as_a_word_or_as_an_acronym(caption, title):
+    (event,) = extract_events(caption, datetime(2026, 3, 9, 2, tzinfo=timezone.utc))
+    assert event.title == title
+
+
 def test_no_caption_gives_no_event():
     assert extract_events(None, datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
     assert extract_events("", datetime(2026, 3, 10, 2, tzinfo=timezone.utc)) == []
