@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pwd
+import py_compile
 import shutil
 import signal
 import socket
@@ -31,6 +32,11 @@ LAUNCH = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import ingest_instagra
 sys.path.insert(0, str(ROOT))
 
 import ingest_instagram  # noqa: E402
+
+# The suite starts the script hundreds of times. Its compiled form is written once, here, for all of
+# them to load: a machine that sets PYTHONDONTWRITEBYTECODE (as this project's CI does) would otherwise
+# have every run compile the whole file again.
+py_compile.compile(str(SCRIPT), doraise=True)
 
 # Variables the script reads: the tests set each one they need, never inherit them.
 SCRIPT_VARIABLES = {
