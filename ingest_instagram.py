@@ -2117,7 +2117,8 @@ def _is_when(text: str, pos: int, block: _Block) -> bool:
 
 
 _EMOJI = r"\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u2300-\u23FF"
-_TITLE_LINE = _Lazy(rf"\n|(?<!\d)[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
+_TITLED = r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bProf)"  # "a Q&A with Dr. Smith": no sentence ends
+_TITLE_LINE = _Lazy(rf"\n|(?<!\d){_TITLED}[.!?]+(?!\d)|[:|•·]|[{_EMOJI}]+|\s-\s|#\w+")  # a headline may start after one
 _TITLE_SPLIT = _Lazy(rf"{_TITLE_LINE.pattern}|[,;()]")
 _GREETING = _Lazy(
     r"(?:hey|hi+|hello|hiya|howdy|greetings|good (?:morning|afternoon|evening)|welcome back|dear|calling all"
@@ -2165,7 +2166,8 @@ _LEADING = _Lazy(
 _DANGLING = _Lazy(r"(?:\s+(?:with|and|or|for|of|the|at|to|in|on|by|from|a|an|&|@))+$", re.I)
 _TRAILING = _Lazy(r"\s+(?:event|series|experience|alert|announce?ment|program(?:me)?|is back|returns)$", re.I)
 _GENERIC = _Lazy(
-    r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s)\s*)*"
+    r"(?:(?:weekly|monthly|new|first|next|club|our|special|big|upcoming|fun|social|very|of the year|\w+'s"
+    r"|(?:o-?)?week \d+|term \d+|semester \d+|this week's)\s*)*"
     r"(?:events?|sessions?|meetings?|activit(?:y|ies)|opportunit(?:y|ies)|announcements?|classes|class|practices?"
     r"|lessons?|trainings?)(?: of the \w+)?",
     re.I,
@@ -2287,7 +2289,7 @@ def _title_chunks(part: str, marks: list[tuple[int, int]]) -> list[tuple[str, bo
 
 
 _NOT_A_NAME_TEXT = _Lazy(r"https?://\S+|\S+\.(?:com|ca|org|net|edu|au|ly)/\S*|@[\w.]+")
-_SENTENCES = _Lazy(rf"((?:[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
+_SENTENCES = _Lazy(rf"((?:{_TITLED}[.!?\n]|[{_EMOJI}])+)")  # kept by split: the text keeps its length
 _RECAP_SENTENCE = _Lazy(rf"\b(?:{_PAST_WORDS}|last (?:night|week)|yesterday)\b", re.I)
 _PIECES = _Lazy(r"[,;()]|(?<=[a-z])-\s+(?=[A-Z])")  # "Kite flying- Picnic games": a list flattened
 
