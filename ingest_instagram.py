@@ -1966,7 +1966,8 @@ _VENUE_STOP = _Lazy(
 )
 _NOT_A_VENUE = _Lazy(
     rf"(?:the\s+)?(?:(?:book|gospel|letter|epistle|world|spirit|name|life|glory|word) of\b|(?:to|until|till|from)\s"
-    rf"|{_MON}\b\s*\d|{_WD}\b|(?:ukraine|palestine|gaza|israel|iran|sudan|congo|lebanon|syria)\b)",
+    rf"|{_MON}\b\s*\d|{_WD}\b|(?:ukraine|palestine|gaza|israel|iran|sudan|congo|lebanon|syria)\b"
+    rf"|(?:tickets?|entry|cost|price|free)\b|\$)",  # "| Tickets $15 |": what it costs, not where
     re.I,
 )
 _LABEL = _Lazy(r"\s*(?:location|venue|where|place|address|online)\s*[:\-]\s*", re.I)
@@ -2082,14 +2083,19 @@ _NAMED_PLACE = _Lazy(
 )
 
 
+_PRICE_PART = _Lazy(r"(?:\$\s*\d[\d.]*|free\b|tickets?\b|entry\b)[^,|\n]*[,|]\s*", re.I)
+
+
 def _segment_venue(text: str, block: _Block) -> str | None:
     """The comma-separated part right after a time (or after a day): "Wed 19/8, 6pm, Arts West Forum"."""
     anchors = [(t.stop, r"\s*(?:,|-|[|·•])") for t in block.times] + [(d.stop, r"\s*[,|·•]") for d in block.dates]
     for anchor, separator in anchors:
-        m = re.match(separator + r"\s*(?:(?:at|in|on|from)\s+)?(?=[\w'])", text[anchor : block.stop])
+        m = re.match(separator + r"\s*(?:(?:at|in|on|from)\s+)?(?=[\w'$])", text[anchor : block.stop])
         if m is None or _is_when(text, anchor + m.end(), block):
             continue
         pos = anchor + m.end()
+        while price := _PRICE_PART.match(text, pos, block.stop):  # "7pm, $5 entry, the Clyde"
+            pos = price.end()
         segment = re.split(r"[,|\n!?]|(?<!\d)\.(?!\d)", text[pos : block.stop], maxsplit=1)[0]
         if any(pos <= w.pos < pos + len(segment) for w in [*block.dates, *block.times]):
             continue  # "DOORS 7PM | SHOW 8PM | Fri 13 March | The Tote": a part that says when is no place
