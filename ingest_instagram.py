@@ -2152,6 +2152,7 @@ _NOT_A_NAME_START = _Lazy(
 )
 _INVITATION = _Lazy(
     r"\b(?:join(?:ing)? us (?:for|at|in)|come (?:along |out |by |down )?(?:to|for|join)|join(?= our| the| an? )"
+    r"|bring (?:your |a )?(?:friends?|mates?|family|partner|bestie|flatmates?) (?:along )?to"
     r"|invites? you to|welcome to|presents?|hosting|introducing|to attend|attend"
     r"|(?=our (?:weekly|monthly|annual|first|next|upcoming)\b))\s*",
     re.I,
@@ -2190,7 +2191,7 @@ _TITLE_CUT = _Lazy(
     r"|(?:for|with|to|in)(?=\s+(?!our|the|a|an|your)(?-i:[a-z])))\b",
     re.I,
 )
-_A_SENTENCE = _Lazy(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i)\s", re.I)
+_A_SENTENCE = _Lazy(r"\s(?:is|are|was|were|will|have|has|had|can|we|you|i|provided|included|available)\s", re.I)
 _DATE_WORDS = _Lazy(
     rf"(?:(?:\b(?:{_WD}|{_MON}|tonight|today|tmrw|tomorrow|this|next|week|weekend|nights?|mornings?|evenings?"
     rf"|afternoons?|arvo|on|the)\b|\d+(?:st|nd|rd|th)?)\W*)+",
