@@ -1347,6 +1347,7 @@ _ENDING_BEFORE = _Lazy(
     r"|arriv\w*(?:\s+(?:back\s+)?(?:at|in)\s+[\w ]{1,20}?)?)\s+(?:by|at|around)?\s*$",
     re.I,
 )
+_A_NOUN_AFTER = _Lazy(r"[ \t]+(?-i:[a-z])")
 _NOT_A_TIME_AFTER = _Lazy(r"\s*(?:%|x\b|/|\d|people|members|points|km|min|mins|hours|hrs|days|weeks|years)", re.I)
 
 
@@ -1369,6 +1370,8 @@ def _parse_times(reading: _Reading) -> None:
         )  # fmt: skip
         if not (has_ap or colon or cue or bare_span):
             continue
+        if m.group("aword") and not (m.group("cue") or end) and _A_NOUN_AFTER.match(text, m.end()):
+            continue  # "Midnight snack run", "noon prayers": a word that names no hour here
         if _NOT_A_DATE_BEFORE.search(before) or (_NOT_A_TIME_AFTER.match(text, m.end()) and not has_ap):
             continue  # "3 hours", "5 people"; but "at 5:00 pm 2. Depart…" in a flattened list is a time
         start, end = _meridiem(m, start, end, reading.mornings)
