@@ -56,7 +56,8 @@ Graph API requests); Accounts and posts as the Graph API and the database see th
 Events from captions (pure); Club events (pure: mentions in, one event per real event out); Database:
 connection and schema; Database: runs, claims and writes; Database: events derived from stored posts;
 The design's three functions; Linking accounts and reading their health; Linking clubs through
-Instagram's login; The calendar (pure: club events in, RFC 5545 text out); Command line.
+Instagram's login; The calendar (pure: club events in, RFC 5545 text out); The health page (pure: rows
+in, HTML out); Command line; Serverless (api/cron.py on Vercel, and schedule-sql for Supabase Cron).
 """
 
 from __future__ import annotations
@@ -457,13 +458,13 @@ def load_config(env: dict[str, str] | None = None, *, database_optional: bool = 
 class _BudgetedRetry(Retry):
     """urllib3's Retry, which also charges each retry to the run's request budget."""
 
-    def __init__(self, *args: Any, on_retry: Any = None, time_left: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_retry: Any = None, cap: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.on_retry, self.time_left = on_retry, time_left
+        self.on_retry, self.cap = on_retry, cap
 
     def new(self, **kwargs: Any) -> _BudgetedRetry:
         retry = super().new(**kwargs)
-        retry.on_retry, retry.time_left = self.on_retry, self.time_left
+        retry.on_retry, retry.cap = self.on_retry, self.cap
         return retry
 
     def increment(self, *args: Any, **kwargs: Any) -> Retry:
@@ -474,8 +475,8 @@ class _BudgetedRetry(Retry):
 
     def get_backoff_time(self) -> float:
         """The back-off, never past the run's deadline (MAX_RUN_SECONDS)."""
-        left = self.time_left() if self.time_left else None
-        return super().get_backoff_time() if left is None else max(0.0, min(super().get_backoff_time(), left))
+        backoff = super().get_backoff_time()
+        return self.cap(backoff) if self.cap else backoff
 
 
 @dataclass(frozen=True)
@@ -554,7 +555,7 @@ class GraphClient:
             raise_on_status=False,
             respect_retry_after_header=False,
             on_retry=self._spend,
-            time_left=self.time_left,
+            cap=self.capped,
         )
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
@@ -563,6 +564,11 @@ class GraphClient:
     def time_left(self) -> float | None:
         """Seconds left before the run's deadline (MAX_RUN_SECONDS); None without one."""
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def capped(self, seconds: float) -> float:
+        """A wait of ``seconds``, cut short at the run's deadline: no wait outlasts the run."""
+        left = self.time_left()
+        return seconds if left is None else max(0.0, min(seconds, left))
 
     def _spend(self) -> None:
         if self.requests_made >= self.config.max_requests_per_run:
@@ -1375,7 +1381,7 @@ def _parse_times(reading: _Reading) -> None:
         if _NOT_A_DATE_BEFORE.search(before) or (_NOT_A_TIME_AFTER.match(text, m.end()) and not has_ap):
             continue  # "3 hours", "5 people"; but "at 5:00 pm 2. Depart…" in a flattened list is a time
         start, end = _meridiem(m, start, end, reading.mornings)
-        zone = m.group("zone") if m.group("zone") and m.group("zone").upper() in _ZONES else None
+        zone = m.group("zone")  # only a known name, in capitals, matches
         ending = (m.group("cue") or "").strip().lower() == "by" or bool(_ENDING_BEFORE.search(before))
         weak = not (has_ap or colon or cue)
         reading.times.append(
@@ -1757,7 +1763,6 @@ def _zone_named(name: str, tz: ZoneInfo) -> ZoneInfo:
     summer or winter ("9AM EST" from a Toronto club in March, "6pm AEST" in a Melbourne summer): clubs
     write the name they know, not the one the season gives, and so in the Americas "5pm CST" is 5pm in
     Chicago, summer or winter (and elsewhere China's time)."""
-    name = name.upper()
     if name in {datetime(2026, month, 1, 12, tzinfo=tz).tzname() for month in (1, 7)}:
         return tz
     if name in _NORTH_AMERICAN and getattr(tz, "key", "").startswith("America/"):
@@ -2055,8 +2060,8 @@ def _venue_in_words(text: str, block: _Block) -> str | None:
     m = re.search(rf"\b(?:in|at)\s+(the\s+(?:[\w'-]+\s+){{0,4}}?(?:{_PLACE_NOUNS}))\b", part, re.I)
     if m and not _is_when(text, base + m.start(1), block):  # "in the event space", "in the first floor E7 ideas clinic"
         return m.group(1)
+    when = [*block.dates, *block.times]
     for m in _ROOM_CODE.finditer(part):  # "PHYS 145", "MC 3034", "Nest 2311", beside the day or time
-        when = [*block.dates, *block.times]
         near = any(abs(base + m.start() - w.pos) < 60 for w in when)
         inside = any(w.pos < base + m.end() and base + m.start() < w.stop for w in when)  # "Webinar 3/14"
         if near and not inside and not _is_when(text, base + m.start(), block):
@@ -2438,8 +2443,13 @@ def plan_club_events(mentions: list[Mention], stored: list[ClubEvent], tz: ZoneI
 
 def _founded(mention: Mention) -> ClubEvent:
     e = mention.event
-    return ClubEvent(None, f"{mention.key[0]}/{mention.key[1]}", e.starts_at, e.ends_at, e.all_day, e.venue, e.title,
+    return ClubEvent(None, _origin(mention.key), e.starts_at, e.ends_at, e.all_day, e.venue, e.title,
                      mention.posted_at, mentions=[mention.key], said_at=mention.posted_at)  # fmt: skip
+
+
+def _origin(key: tuple[str, int]) -> str:
+    """A mention's key as text ("media_id/ordinal"), as a club event's origin and _CLUB_CONTEXT spell it."""
+    return f"{key[0]}/{key[1]}"
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> date:
@@ -2498,7 +2508,7 @@ def _with_identity(planned: list[ClubEvent], stored: list[ClubEvent], tz: ZoneIn
     new event never takes the origin of a stored one: the unique constraint would merge them."""
     linked = {key: s.id for s in stored for key in s.mentions}
     passes: list[Callable[[ClubEvent, ClubEvent], bool]] = [
-        lambda c, s: s.origin in {f"{k[0]}/{k[1]}" for k in c.mentions},
+        lambda c, s: s.origin in {_origin(k) for k in c.mentions},
         lambda c, s: any(linked.get(k) == s.id for k in c.mentions),
         lambda c, s: (
             _day(s.starts_at, tz) == _day(c.starts_at, tz)
@@ -2516,7 +2526,7 @@ def _with_identity(planned: list[ClubEvent], stored: list[ClubEvent], tz: ZoneIn
     used = {s.origin for s in stored}
     for c in planned:
         if c.id is None and c.origin in used:
-            c.origin = next((o for o in (f"{k[0]}/{k[1]}" for k in c.mentions) if o not in used), f"{c.origin}+")
+            c.origin = next((o for o in map(_origin, c.mentions) if o not in used), f"{c.origin}+")
     return planned
 
 
@@ -3179,7 +3189,7 @@ def _moment_of(value: str | None) -> datetime | None:
 
 
 def _stored_club_event(row: dict[str, Any]) -> ClubEvent:
-    mentions = [(key.rsplit("/", 1)[0], int(key.rsplit("/", 1)[1])) for key in row["keys"]]
+    mentions = [(media_id, int(ordinal)) for media_id, ordinal in (key.rsplit("/", 1) for key in row["keys"])]
     return ClubEvent(row["id"], row["origin"], _moment_of(row["starts_at"]), _moment_of(row["ends_at"]),
                      row["all_day"], row["venue"], row["title"], _moment_of(row["first_posted_at"]), row["status"],
                      row["sequence"], mentions)  # fmt: skip
@@ -3211,6 +3221,12 @@ def _club_plan_params(plan: list[ClubEvent]) -> dict[str, list[Any]]:
         "ln_ordinal": [key[1] for key, _ in links],
         "ln_key": [n for _, n in links],
     }
+
+
+def _mention_params(events: list[tuple[str, Event]], plan: list[ClubEvent]) -> dict[str, list[Any]]:
+    """The mentions (ev_*), the club events planned from them (ce_*) and their links (ln_*), as the
+    parameters of the statements that write them (_NEW_MENTIONS, _CLUB_PLAN)."""
+    return {**{f"ev_{name}": column for name, column in _event_columns(events).items()}, **_club_plan_params(plan)}
 
 
 def plan_for(
@@ -3263,8 +3279,7 @@ def save_page(conn: psycopg.Connection, account: Account, write: PageWrite, run_
             "walks": Jsonb([w.to_json() for w in write.walks]),
             "account_id": account.id,
             "version": EXTRACTOR_VERSION,
-            **{f"ev_{name}": column for name, column in _event_columns(events).items()},
-            **_club_plan_params(plan),
+            **(_mention_params(events, plan) if events else {}),  # the plain statement reads none of them
         },
     ).fetchone()
     _advance(account, rows, write.walks)
@@ -3373,7 +3388,7 @@ def replace_events(conn: psycopg.Connection, ig_user_id: str, rows: list[tuple[A
              for media_id, caption, moment, gone, alt, shared in rows if not gone]  # fmt: skip
     events = events_of(posts, locale)
     plan = plan_for(conn, ig_user_id, [(r[0], r[2]) for r in rows], events, locale.tz)
-    return _write_mentions(conn, ig_user_id, [r[0] for r in rows], events, _club_plan_params(plan), clear_flags=False)
+    return _write_mentions(conn, ig_user_id, [r[0] for r in rows], events, plan, clear_flags=False)
 
 
 def replan_club_events(conn: psycopg.Connection, ig_user_id: str, tz: ZoneInfo) -> None:
@@ -3383,13 +3398,13 @@ def replan_club_events(conn: psycopg.Connection, ig_user_id: str, tz: ZoneInfo) 
     if not conn.execute(flagged, (ig_user_id,)).fetchone()[0]:
         return
     plan = plan_for(conn, ig_user_id, [], [], tz, flagged=True)
-    _write_mentions(conn, ig_user_id, [], [], _club_plan_params(plan), clear_flags=True)
+    _write_mentions(conn, ig_user_id, [], [], plan, clear_flags=True)
 
 
 def _write_mentions(conn: psycopg.Connection, ig_user_id: str, replaced: list[str], events: list[tuple[str, Event]],
-                    plan: dict[str, list[Any]], *, clear_flags: bool) -> int:  # fmt: skip
+                    plan: list[ClubEvent], *, clear_flags: bool) -> int:  # fmt: skip
     values = {"ig_user_id": ig_user_id, "version": EXTRACTOR_VERSION, "replaced": replaced, "clear": clear_flags,
-              **{f"ev_{name}": column for name, column in _event_columns(events).items()}, **plan}  # fmt: skip
+              **_mention_params(events, plan)}  # fmt: skip
     return conn.execute(_REPLACE_MENTIONS, values).fetchone()[0]
 
 
@@ -3968,10 +3983,7 @@ def _run_accounts(sync: Sync, round_started_at: datetime | None, only: int | Non
     reason = None
     for claim in _accounts_to_sync(sync, round_started_at, only):
         if sync.results:
-            left = sync.api.time_left()
-            time.sleep(
-                config.sleep_between_accounts if left is None else max(0.0, min(config.sleep_between_accounts, left))
-            )
+            time.sleep(sync.api.capped(config.sleep_between_accounts))
         if sync.past_deadline():  # the wait reached it: the account claimed goes first next run
             _release(sync, *claim)
             reason = _stop_reason(sync)
