@@ -195,27 +195,27 @@ def account_row(db: psycopg.Connection, account: FakeAccount) -> dict[str, Any]:
     return dict(zip(names, cur.fetchone()))
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
-    """Return once ``condition()`` holds, polling; fail naming ``what`` after ``timeout`` seconds."""
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    """What ``condition()`` gives once it is true, polling; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"never happened: {what}")
         time.sleep(0.02)
+    return value
 
 
-def _wait_until_blocked(db: psycopg.Connection, timeout: float = 20) -> int:
+def wait_until_blocked(db: psycopg.Connection, timeout: float = 20) -> int:
     """The pid of the script's backend once it waits for a lock the test holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = db.execute(
+    row = wait_for(
+        lambda: db.execute(
             """SELECT pid FROM pg_stat_activity WHERE application_name = 'ingest_instagram'
                AND wait_event_type = 'Lock' AND datname = current_database()"""  # another worker has its own
-        ).fetchone()
-        if row:
-            return row[0]
-        time.sleep(0.02)
-    raise AssertionError("the script never waited for the lock the test holds")
+        ).fetchone(),
+        "the script waiting for the lock the test holds",
+        timeout,
+    )
+    return row[0]
 
 
 def crash_while_waiting(db: psycopg.Connection, lock: str, params: tuple, env: dict[str, str], cwd: Path,
@@ -228,7 +228,7 @@ def crash_while_waiting(db: psycopg.Connection, lock: str, params: tuple, env: d
         proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env, cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            backend = _wait_until_blocked(db)
+            backend = wait_until_blocked(db)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
             db.execute("SELECT pg_terminate_backend(%s)", (backend,))

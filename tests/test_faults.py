@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 import ingest_instagram
-from tests.conftest import SCRIPT, account_row, stored_posts, wait_for
+from tests.conftest import SCRIPT, account_row, stored_posts, wait_for, wait_until_blocked
 
 
 def _secrets(fake) -> set[str]:
@@ -403,7 +403,7 @@ def test_the_next_page_is_asked_for_while_a_page_is_stored_and_stored_after_it(f
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         try:
             wait_for(lambda: len(fake.media_requests(club)) == 2, "the second page asked for")
-            wait_for(lambda: _script_waits_on_a_lock(db), "the first page's statement waiting")
+            wait_until_blocked(db)  # the first page's statement
             assert len(fake.media_requests(club)) == 2  # not a third: one page ahead, no more
             assert stored_posts(db, club) == []
         finally:
@@ -414,13 +414,6 @@ def test_the_next_page_is_asked_for_while_a_page_is_stored_and_stored_after_it(f
     assert stored_posts(db, club) == [p.id for p in club.posts]
     assert len(fake.media_requests(club)) == 3
     assert "3 page(s)" in stderr
-
-
-def _script_waits_on_a_lock(db: psycopg.Connection) -> bool:
-    return bool(db.execute(
-        """SELECT 1 FROM pg_stat_activity WHERE application_name = 'ingest_instagram'
-           AND wait_event_type = 'Lock' AND datname = current_database()"""
-    ).fetchone())  # fmt: skip
 
 
 # -- data round trips ---------------------------------------------------------
