@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from tests.conftest import SCRIPT, account_row, stored_posts
+from tests.conftest import SCRIPT, account_row, stored_posts, wait_for
 
 SUMMARY_KEYS = {
     "success", "accounts_processed", "posts_inserted", "requests_made", "timestamp",
@@ -255,11 +255,13 @@ def test_the_same_post_twice_on_a_page_is_stored_once_as_its_last_copy(fake, lin
 def test_process_killed_between_page_writes_loses_nothing_on_rerun(fake, link, db, run, script_env, tmp_path):
     club = fake.add_account("crashy", posts=230)
     link(club)
-    fake.fault(club, "hold", skip=2)  # the third /media request hangs: two pages are committed by then
+    fake.fault(club, "hold", skip=2)  # the third /media request hangs
     proc = subprocess.Popen([sys.executable, str(SCRIPT)], env=script_env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         assert fake.held.wait(20), "the third page was never asked for"
+        # it is asked for while the second is stored: the kill comes once two pages are committed
+        wait_for(lambda: len(stored_posts(db, club)) == 100, "the first two pages stored")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
